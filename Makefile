@@ -1,0 +1,48 @@
+# certflow.ssl — developer entry points.
+#   make demo   the whole workflow on the embedded local CA, nothing external needed
+#   make test   installs what the tests need (Debian packages, a virtualenv) and runs every test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+COLLECTIONS := $(CURDIR)/.collections
+SYSTEM_PACKAGES := pebble bind9 bind9-utils dnsutils nginx-light apache2 openssl
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+
+.PHONY: demo test unit integration system-deps venv collection clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(BIN)/.installed
+
+collection:
+	@mkdir -p $(COLLECTIONS)/ansible_collections/certflow
+	@ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/certflow/ssl
+
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@# the packaged services must not hold the ports or the files the tests use
+	@-systemctl disable --now named nginx apache2 >/dev/null 2>&1 || true
+
+demo: venv collection
+	$(BIN)/ansible-playbook playbooks/demo.yml
+
+unit: venv collection
+	$(BIN)/python -m pytest tests/unit
+
+integration: system-deps venv collection
+	$(BIN)/python -m pytest tests/integration
+
+test: system-deps venv collection
+	$(BIN)/python -m pytest tests
+
+clean:
+	rm -rf $(VENV) $(COLLECTIONS) .pytest_cache

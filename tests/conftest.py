@@ -1,0 +1,29 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Make the checkout importable as ``ansible_collections.certflow.ssl`` (for
+unit tests and for ansible-playbook, which gets the same path through
+ANSIBLE_COLLECTIONS_PATH)."""
+
+import os
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COLLECTIONS_ROOT = os.path.join(REPO, '.collections')
+
+
+def _link_collection():
+    namespace_dir = os.path.join(COLLECTIONS_ROOT, 'ansible_collections', 'certflow')
+    link = os.path.join(namespace_dir, 'ssl')
+    os.makedirs(namespace_dir, exist_ok=True)
+    if not os.path.islink(link):
+        try:
+            os.symlink(REPO, link)
+        except FileExistsError:
+            pass
+    return COLLECTIONS_ROOT
+
+
+_link_collection()
+if COLLECTIONS_ROOT not in sys.path:
+    sys.path.insert(0, COLLECTIONS_ROOT)
+os.environ['ANSIBLE_COLLECTIONS_PATH'] = COLLECTIONS_ROOT
