@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fixtures for the integration tests: real BIND9, nginx and Pebble on loopback ports."""
+
+import base64
+import os
+import secrets
+
+import pytest
+
+from tests.lib import services as service_lib
+
+
+def pytest_collection_modifyitems(config, items):
+    here = os.path.dirname(os.path.abspath(__file__))
+    for item in items:
+        if str(item.fspath).startswith(here + os.sep):
+            item.add_marker(pytest.mark.integration)
+
+
+def _require_binaries():
+    missing = service_lib.missing_binaries()
+    if missing:
+        pytest.fail('integration tests need %s; run `make test` (or apt-get install pebble bind9 bind9-utils nginx-light)'
+                    % ', '.join(missing), pytrace=False)
+
+
+@pytest.fixture(scope='session')
+def services(tmp_path_factory):
+    """BIND (certflow.test, delegated.test), nginx (webroot) and Pebble, for the whole session."""
+    _require_binaries()
+    # Pebble reuses a valid authorization half of the time by default; tests
+    # that prove a failed validation leaves files alone need every order validated.
+    started = service_lib.start_all(str(tmp_path_factory.mktemp('services')), pebble_env={'PEBBLE_AUTHZREUSE': '0'})
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope='session')
+def pebble_eab(services, tmp_path_factory):
+    """A second Pebble that requires External Account Binding; key id in .eab_kid, HMAC key in .eab_hmac_key."""
+    hmac_key = base64.urlsafe_b64encode(secrets.token_bytes(48)).decode('ascii').rstrip('=')
+    pebble = service_lib.start_pebble(str(tmp_path_factory.mktemp('pebble-eab')), services.bind.port, services.web.http_port,
+                                      eab_keys={'kid-1': hmac_key})
+    yield pebble
+    pebble.stop()
+
+
+@pytest.fixture
+def store_dir(tmp_path):
+    """A fresh, empty certificate store directory for one test."""
+    path = tmp_path / 'store'
+    path.mkdir(mode=0o700)
+    return str(path)
+
+
+@pytest.fixture
+def playbook_vars(services, store_dir):
+    """Extra vars every integration playbook can use to reach the test services."""
+    return {
+        'acme_directory': services.pebble.directory_url,
+        'acme_ca_bundle': services.pebble.ca_bundle,
+        'dns_server': services.bind.host,
+        'dns_port': services.bind.port,
+        'nameserver': services.bind.nameserver,
+        'tsig_name': services.bind.tsig_name,
+        'tsig_secret': services.bind.tsig_secret,
+        'tsig_algorithm': services.bind.tsig_algorithm,
+        'zone': services.bind.zone,
+        'delegated_zone': services.bind.delegated_zone,
+        'webroot': services.web.webroot,
+        'http_port': services.web.http_port,
+        'store_dir': store_dir,
+    }
