@@ -1,0 +1,232 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) certflow.ssl contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pre-check of file validation: is the challenge file served at its URL, as a CA will fetch it?"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import ipaddress
+import socket
+import ssl
+import time
+import warnings
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InsecureRequestWarning
+
+from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, backoff
+from ansible_collections.certflow.ssl.plugins.module_utils._dns.propagation import resolve_addresses
+
+MAX_REDIRECTS = 5           # CAs follow a few (Let's Encrypt: 10), to http or https
+REQUEST_TIMEOUT = 5.0
+BODY_LIMIT = 64 * 1024      # a challenge file is tiny; never read a whole page
+SEEN_PREFIX = 60
+REDIRECT_CODES = (301, 302, 303, 307, 308)
+DEFAULT_PORTS = {'http': 80, 'https': 443}
+USER_AGENT = 'certflow.ssl file validation pre-check'
+
+
+class _AddressAdapter(HTTPAdapter):
+    """Lets a request go to an IP address while TLS still uses the real host
+    name for SNI and the certificate check (``server_hostname``)."""
+
+    server_hostname = None
+
+    def send(self, request, **kwargs):
+        pool_kw = self.poolmanager.connection_pool_kw
+        if self.server_hostname and request.url.startswith('https:'):
+            pool_kw['server_hostname'] = self.server_hostname
+            pool_kw['assert_hostname'] = self.server_hostname
+        else:
+            pool_kw.pop('server_hostname', None)
+            pool_kw.pop('assert_hostname', None)
+        return super(_AddressAdapter, self).send(request, **kwargs)
+
+
+def _literal(host):
+    try:
+        ipaddress.ip_address(host.strip('[]'))
+        return True
+    except ValueError:
+        return False
+
+
+def _netloc(host, port):
+    if ':' in host:
+        host = '[%s]' % host
+    return '%s:%d' % (host, port)
+
+
+def _host_header(host, port, scheme):
+    if ':' in host:
+        host = '[%s]' % host
+    return host if port == DEFAULT_PORTS[scheme] else '%s:%d' % (host, port)
+
+
+def _with_port(url, port):
+    """``url`` with an explicit port: ``port`` when given, else its own, else the scheme's default."""
+    parts = urlsplit(url)
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise CertflowError('challenge URL %r is not an http(s) URL with a host' % url)
+    port = port or parts.port or DEFAULT_PORTS[parts.scheme]
+    return urlunsplit((parts.scheme, _netloc(parts.hostname, int(port)), parts.path or '/', parts.query, ''))
+
+
+def _causes(exc):
+    """``exc`` and what it wraps: requests wraps urllib3 errors (``reason``),
+    which wrap socket and ssl errors (``__cause__``, ``args``)."""
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop(0)
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending.extend([getattr(current, 'reason', None), current.__cause__, current.__context__] + list(current.args[:1]))
+
+
+def _describe_error(exc):
+    """A short reason for a failed request (requests' own texts run long)."""
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return 'TLS error: certificate verify failed: %s' % (cause.verify_message or cause.reason)
+        if isinstance(cause, ssl.SSLError):
+            return 'TLS error: %s' % (cause.reason or cause)
+        if isinstance(cause, ConnectionRefusedError):
+            return 'connection refused'
+        if isinstance(cause, (socket.timeout, requests.exceptions.Timeout)):
+            return 'no response within the timeout'
+        if isinstance(cause, socket.gaierror):
+            return 'cannot resolve: %s' % cause.strerror
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+    return str(exc)[:200]
+
+
+def _seen(status, body):
+    text = body.decode('utf-8', 'replace').strip()
+    if len(text) > SEEN_PREFIX:
+        text = text[:SEEN_PREFIX] + '...'
+    return 'HTTP %d, body %r' % (status, text)
+
+
+def _read_body(response):
+    data = b''
+    for chunk in response.iter_content(chunk_size=8192):
+        data += chunk
+        if len(data) >= BODY_LIMIT:
+            break
+    return data[:BODY_LIMIT]
+
+
+class _FileFetcher:
+    """One session for all attempts; requests go to resolved addresses with the
+    URL's Host header, redirects are followed by hand (each new host resolved
+    the same way), as a CA's validator does."""
+
+    def __init__(self, nameservers, validate_certs, deadline):
+        self.nameservers = nameservers
+        self.validate_certs = validate_certs
+        self.deadline = deadline
+        self.session = requests.Session()
+        self.session.trust_env = False      # no proxies or netrc: connect to the address itself
+        self.adapter = _AddressAdapter()
+        self.session.mount('http://', self.adapter)
+        self.session.mount('https://', self.adapter)
+
+    def close(self):
+        self.session.close()
+
+    def addresses(self, host):
+        return resolve_addresses(host, self.nameservers, deadline=self.deadline)
+
+    def fetch(self, url, address):
+        """Follow ``url`` (explicit port) starting at ``address``; return
+        (status, body) of the final response, or raise CertflowError with what
+        went wrong."""
+        current = url
+        for hop in range(MAX_REDIRECTS + 1):
+            parts = urlsplit(current)
+            host, scheme = parts.hostname, parts.scheme
+            port = parts.port or DEFAULT_PORTS[scheme]
+            if hop:
+                address = self.addresses(host)[0]
+            target = urlunsplit((scheme, _netloc(address, port), parts.path or '/', parts.query, ''))
+            self.adapter.server_hostname = None if _literal(host) else host
+            timeout = max(0.5, min(REQUEST_TIMEOUT, self.deadline.remaining()))
+            headers = {'Host': _host_header(host, port, scheme), 'User-Agent': USER_AGENT, 'Accept': '*/*'}
+            try:
+                with warnings.catch_warnings():
+                    if self.validate_certs is False:    # asked for: no warning per poll
+                        warnings.simplefilter('ignore', InsecureRequestWarning)
+                    response = self.session.get(target, headers=headers, allow_redirects=False, stream=True, timeout=timeout,
+                                                verify=self.validate_certs)
+            except requests.exceptions.RequestException as exc:
+                where = current if not hop else '%s (redirected)' % current
+                raise CertflowError('%s: %s' % (where, _describe_error(exc)))
+            try:
+                location = response.headers.get('Location')
+                if response.status_code in REDIRECT_CODES and location:
+                    following = urljoin(current, location)
+                    if urlsplit(following).scheme not in DEFAULT_PORTS:
+                        raise CertflowError('redirect to %s: only http and https are followed' % following)
+                    current = _with_port(following, None)
+                    continue
+                return response.status_code, _read_body(response)
+            finally:
+                response.close()
+        raise CertflowError('more than %d redirects, last to %s' % (MAX_REDIRECTS, current))
+
+
+def wait_for_http_file(url, expected_content, deadline, nameservers=None, port=None, validate_certs=True, sleep=time.sleep):
+    """Poll, with back-off within ``deadline``, until ``url`` serves
+    ``expected_content`` (compared stripped, like a CA) from every address of
+    its host.
+
+    The host is resolved with ``resolve_addresses`` (``nameservers`` when
+    given); the request goes to ``http://<address>:<port or the URL's port or
+    80><path>`` with the URL's Host header; up to MAX_REDIRECTS redirects are
+    followed, including to https (``validate_certs``: True, False or a CA
+    bundle path, passed on every request). Returns the addresses checked. On
+    timeout raises CertflowError naming the URL, the address and what was
+    seen.
+    """
+    started = time.monotonic()
+    expected = (expected_content or '').strip()
+    first = _with_port(url, port)
+    host = urlsplit(first).hostname
+    fetcher = _FileFetcher(nameservers, validate_certs, deadline)
+    intervals = backoff(initial=0.1, maximum=3.0)
+    try:
+        while True:
+            failures, checked = _attempt(fetcher, first, host, expected)
+            if not failures:
+                return checked
+            if deadline.expired():
+                raise CertflowError('file %s was not served with the expected content after %ds: %s' % (
+                    url, round(time.monotonic() - started), '; '.join(failures)), url=url, failures=failures)
+            sleep(min(next(intervals), max(deadline.remaining(), 0.01)))
+    finally:
+        fetcher.close()
+
+
+def _attempt(fetcher, first, host, expected):
+    """One round over every address of ``host``: (failures, addresses)."""
+    try:
+        addresses = fetcher.addresses(host)
+    except CertflowError as exc:
+        return ['cannot resolve %s: %s' % (host, exc.msg)], []
+    failures = []
+    for address in addresses:
+        via = 'via %s' % _netloc(address, urlsplit(first).port)
+        try:
+            status, body = fetcher.fetch(first, address)
+        except CertflowError as exc:
+            failures.append('%s: %s' % (via, exc.msg))
+            continue
+        if status != 200 or body.decode('utf-8', 'replace').strip() != expected:
+            failures.append('%s: %s' % (via, _seen(status, body)))
+    return failures, addresses
