@@ -1,0 +1,87 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) certflow.ssl contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of the DNS validation options."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+
+    DOCUMENTATION = r'''
+options:
+  dns_provider:
+    description:
+      - Who creates the TXT records of O(method=dns).
+      - V(rfc2136) sends dynamic updates signed with TSIG (BIND, PowerDNS, Knot, many hosted DNS services), configured with O(rfc2136).
+      - V(alidns) calls the Alibaba Cloud DNS API, configured with O(alidns).
+    type: str
+    choices: [rfc2136, alidns]
+    default: rfc2136
+  rfc2136:
+    description: Settings of the RFC 2136 provider.
+    type: dict
+    suboptions:
+      server:
+        description: Primary name server that accepts the updates. Falls back to E(CERTFLOW_RFC2136_SERVER).
+        type: str
+      port:
+        description: Its port.
+        type: int
+        default: 53
+      key_name:
+        description: TSIG key name. Falls back to E(CERTFLOW_RFC2136_KEY_NAME).
+        type: str
+      key_secret:
+        description: TSIG secret (base64). Falls back to E(CERTFLOW_RFC2136_KEY_SECRET).
+        type: str
+      key_algorithm:
+        description: TSIG algorithm. Falls back to E(CERTFLOW_RFC2136_KEY_ALGORITHM).
+        type: str
+        default: hmac-sha256
+      zone:
+        description: Zone to update. Found with an SOA query when unset.
+        type: str
+  alidns:
+    description: Settings of the Alibaba Cloud DNS provider. Credentials default to O(aliyun) and the environment.
+    type: dict
+    suboptions:
+      access_key_id:
+        description: AccessKey ID. Falls back to E(ALIBABA_CLOUD_ACCESS_KEY_ID).
+        type: str
+      access_key_secret:
+        description: AccessKey secret. Falls back to E(ALIBABA_CLOUD_ACCESS_KEY_SECRET).
+        type: str
+      security_token:
+        description: STS token. Falls back to E(ALIBABA_CLOUD_SECURITY_TOKEN).
+        type: str
+      endpoint:
+        description: API endpoint, a host name or a full URL. Default U(https://alidns.aliyuncs.com).
+        type: str
+      domain:
+        description: The zone (domain) in Alibaba Cloud DNS that holds the records; found from the record name when unset.
+        type: str
+      ttl:
+        description: TTL of the TXT records.
+        type: int
+        default: 600
+      ca_bundle:
+        description: CA certificates (PEM file) used to verify the endpoint.
+        type: path
+      validate_certs:
+        description: Verify the endpoint's TLS certificate.
+        type: bool
+        default: true
+  nameservers:
+    description:
+      - The name servers that are authoritative for the zone, as V(ip), V(ip:port) or V([ipv6]:port). They are asked
+        directly, without recursion, for the TXT record (and to resolve names for the file check) instead of the
+        servers found in the zone's NS records. Do not list a recursive resolver here; it would only show its cache.
+    type: list
+    elements: str
+  propagation_timeout:
+    description: Seconds to wait for a TXT record or a file to be visible before telling the CA.
+    type: int
+    default: 120
+'''

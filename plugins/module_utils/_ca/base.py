@@ -1,0 +1,117 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) certflow.ssl contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The seam every CA provider implements.
+
+Modules and the workflow speak only to this interface and to the store, never
+to a provider's wire format.
+
+Data shapes (plain dicts so that they serialise straight into ``order.json``;
+nothing secret is ever put into them):
+
+spec -- one certificate as the user asked for it, normalised::
+
+    {'name': 'www', 'domains': ['xn--bcher-kva.example', ...],   # ASCII (A-labels)
+     'domains_unicode': ['bücher.example', ...],
+     'ip_addresses': ['192.0.2.1'], 'validation': 'dns'|'http'|'email'|'none',
+     'product': None, 'contact': {...}, 'company': {...}, 'key_type': 'ec256'}
+
+order -- what a CA knows about one request::
+
+    {'provider': 'acme', 'order_id': '<url or id>', 'status': STATUS,
+     'identifiers': [{'type': 'dns'|'ip', 'value': '...'}],
+     'validation': 'dns', 'csr': '<PEM>', 'challenges': [challenge, ...],
+     'error': None or 'message', 'provider_data': {...}}
+
+challenge -- one proof of control the CA asks for::
+
+    {'domain': 'example.com', 'type': 'dns-01'|'http-01'|'email'|'none',
+     'record_name': '_acme-challenge.example.com', 'record_type': 'TXT',
+     'record_value': '...', 'file_path': '/.well-known/acme-challenge/TOKEN',
+     'file_content': '...', 'url': 'http://example.com/.well-known/...',
+     'status': 'pending'|'valid'|'invalid', 'provider_data': {...}}
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+
+STATUSES = ('created', 'pending_validation', 'processing', 'issued', 'failed', 'revoked', 'cancelled')
+
+REVOCATION_REASONS = {
+    # RFC 5280 CRLReason codes
+    'unspecified': 0,
+    'key_compromise': 1,
+    'affiliation_changed': 3,
+    'superseded': 4,
+    'cessation_of_operation': 5,
+}
+
+
+class ProviderContext:
+    """What a provider may use from the run that created it."""
+
+    def __init__(self, store=None, check_mode=False, timeout=300.0, log=None):
+        self.store = store          # _store.Store or None
+        self.check_mode = check_mode
+        self.timeout = timeout
+        self.log = log or (lambda msg: None)
+
+
+class CAProvider:
+    """Base class of CA providers. Subclasses set ``name`` and implement the
+    methods; ``settings`` is the provider's dict option (``acme:``,
+    ``aliyun:``, ``local_ca:``) with defaults applied."""
+
+    name = None
+
+    def __init__(self, settings, context):
+        self.settings = settings or {}
+        self.context = context
+
+    def quota(self, product=None):
+        """Return {'total', 'used', 'issued', 'remaining', 'unlimited'}."""
+        raise NotImplementedError
+
+    def find_order(self, spec):
+        """An existing pending or issued order for the same names, or None."""
+        return None
+
+    def create_order(self, spec, csr_pem, submit=True):
+        """Create (and, when ``submit``, submit) an order; return an order dict
+        with status ``created`` or ``pending_validation`` and its challenges."""
+        raise NotImplementedError
+
+    def challenges(self, order):
+        """Refresh and return the order's challenges for its validation method."""
+        return order.get('challenges', [])
+
+    def ready(self, order, challenge):
+        """Tell the CA the proof for ``challenge`` is in place."""
+
+    def poll(self, order):
+        """Look at the order once. Return ``(status, retry_after)`` where
+        ``retry_after`` is the seconds the CA asked us to wait, or None. Updates
+        ``order`` in place (status, error). Finalisation happens here when the CA
+        needs it (ACME: order ``ready`` -> finalize with ``order['csr']``)."""
+        raise NotImplementedError
+
+    def fetch(self, order):
+        """Return {'cert': PEM, 'chain': PEM, 'fullchain': PEM, 'key': PEM or None}."""
+        raise NotImplementedError
+
+    def renew(self, order, spec, csr_pem):
+        """Start the renewal of an issued order; return the new order."""
+        return self.create_order(spec, csr_pem)
+
+    def cancel(self, order):
+        """Cancel a pending order. Return True when something changed."""
+        raise NotImplementedError
+
+    def revoke(self, cert_pem, reason='unspecified', key_pem=None, order=None):
+        """Revoke an issued certificate. Return True when it was revoked now,
+        False when the CA says it was already revoked."""
+        raise NotImplementedError
+
+    def close(self):
+        """Release connections."""

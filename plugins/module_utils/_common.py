@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) certflow.ssl contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pieces every part of the collection shares: the error type, atomic file
+writes, deadlines and back-off polling."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import tempfile
+import time
+
+
+class CertflowError(Exception):
+    """The one error type of the collection.
+
+    Modules turn it into ``fail_json(msg=..., **details)``; everything below the
+    modules raises it (or lets it be raised) with a message a user can act on.
+    """
+
+    def __init__(self, msg, **details):
+        super(CertflowError, self).__init__(msg)
+        self.msg = msg
+        self.details = details
+
+
+def ensure_dir(path, mode=0o700):
+    """Create ``path`` (and parents) with ``mode``; tighten it if it exists."""
+    if not os.path.isdir(path):
+        os.makedirs(path, mode, exist_ok=True)  # another worker may create it at the same moment
+    if (os.stat(path).st_mode & 0o777) != mode:
+        os.chmod(path, mode)
+    return path
+
+
+def atomic_write(path, data, mode=0o644):
+    """Write ``data`` to ``path`` so readers see the old or the new file, never
+    a partial one: temp file in the same directory, fsync, chmod, rename."""
+    if isinstance(data, str):
+        data = data.encode('utf-8')
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=directory)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(directory)
+
+
+def _fsync_dir(directory):
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def read_text(path):
+    with open(path, 'r') as handle:
+        return handle.read()
+
+
+class Deadline:
+    """An overall time budget shared by every wait of one operation."""
+
+    def __init__(self, seconds, clock=time.monotonic):
+        self._clock = clock
+        self.seconds = seconds
+        self.end = clock() + seconds
+
+    def remaining(self):
+        return max(0.0, self.end - self._clock())
+
+    def expired(self):
+        return self._clock() >= self.end
+
+
+def backoff(initial=0.05, factor=1.6, maximum=2.0):
+    """Intervals for polling: start fast (servers often answer within tens of
+    milliseconds), grow geometrically, cap so a slow step is not overslept."""
+    delay = initial
+    while True:
+        yield delay
+        delay = min(maximum, delay * factor)
+
+
+def wait_until(check, deadline, what, initial=0.05, maximum=2.0, sleep=time.sleep):
+    """Call ``check()`` until it returns a true value, with back-off, within
+    ``deadline``.
+
+    ``check`` may return a tuple ``(done, hint)`` where ``hint`` is a number of
+    seconds the server asked us to wait (Retry-After); the hint is honoured but
+    never beyond the deadline. Raises CertflowError naming ``what`` on timeout.
+    """
+    intervals = backoff(initial=initial, maximum=maximum)
+    while True:
+        result = check()
+        hint = None
+        if isinstance(result, tuple):
+            result, hint = result
+        if result:
+            return result
+        if deadline.expired():
+            raise CertflowError('timed out after %ss waiting for %s' % (deadline.seconds, what))
+        delay = next(intervals)
+        if hint is not None:
+            delay = max(delay, float(hint))
+        sleep(min(delay, max(deadline.remaining(), 0.01)))

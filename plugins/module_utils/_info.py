@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) certflow.ssl contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""cert_info's choice of source: file, text, store name, live endpoint or the whole store."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, read_text
+from ansible_collections.certflow.ssl.plugins.module_utils import _inspect
+from ansible_collections.certflow.ssl.plugins.module_utils._run import Run
+
+
+def _read(path, what):
+    try:
+        return read_text(path)
+    except (IOError, OSError) as exc:
+        raise CertflowError('cannot read %s %s: %s' % (what, path, exc.strerror or exc))
+
+
+def _revocation_lookup(run, order_provider):
+    """The local CA answers from its own index (no URL needed)."""
+    if order_provider != 'local' and run.params.get('provider') != 'local':
+        return None
+    provider = run.ca(dict(run.params, provider='local'))
+    return getattr(provider, 'revocation_status', None)
+
+
+def info(params):
+    run = Run(params)
+    try:
+        common = dict(renew_before_days=params['renew_before_days'], check_revocation=params['check_revocation'],
+                      ca_bundle=params.get('ca_bundle'))
+        roots = _read(params['ca_bundle'], 'CA bundle') if params.get('ca_bundle') else None
+        key_pem = _read(params['private_key_src'], 'private key') if params.get('private_key_src') else None
+        if params.get('path') or params.get('content'):
+            pem = params.get('content') or _read(params['path'], 'certificate')
+            lookup = _revocation_lookup(run, None) if params['check_revocation'] == 'crl' else None
+            result = _inspect.describe(pem, key_pem=key_pem, roots_pem=roots, revocation_lookup=lookup, **common)
+        elif params.get('name'):
+            order = run.store.load_order(params['name']) or {}
+            lookup = _revocation_lookup(run, order.get('provider')) if params['check_revocation'] == 'crl' else None
+            result = _inspect.from_store(run.store, params['name'], roots_pem=roots, revocation_lookup=lookup, **common)
+        elif params.get('host'):
+            pem, protocol = _inspect.fetch_endpoint(params['host'], params['port'], params.get('server_name'))
+            result = _inspect.describe(pem, **common)
+            trusted, problem = _inspect.endpoint_trusted(params['host'], params['port'], params.get('server_name'),
+                                                         ca_bundle=params.get('ca_bundle'))
+            result.update(chain_valid=trusted, chain_problem=problem, protocol=protocol, pem=pem)
+        else:
+            certificates = []
+            for name in run.store.names():
+                if not run.store.read(name, 'cert'):
+                    continue
+                order = run.store.load_order(name) or {}
+                lookup = _revocation_lookup(run, order.get('provider')) if params['check_revocation'] == 'crl' else None
+                certificates.append(_inspect.from_store(run.store, name, roots_pem=roots, revocation_lookup=lookup, **common))
+            return {'changed': False, 'certificates': certificates, 'store_dir': run.store.root}
+        result['changed'] = False
+        return result
+    finally:
+        run.close()

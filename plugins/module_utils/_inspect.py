@@ -1,0 +1,85 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) certflow.ssl contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""cert_info: describe a certificate from a file, text, the store or a live
+TLS endpoint, with chain, key and revocation checks."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import socket
+import ssl
+
+from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, read_text
+from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
+from ansible_collections.certflow.ssl.plugins.module_utils import _revocation
+
+
+def _read(path, what):
+    try:
+        return read_text(path)
+    except (IOError, OSError) as exc:
+        raise CertflowError('cannot read %s %s: %s' % (what, path, exc.strerror or exc))
+
+
+def describe(pem, renew_before_days=30, key_pem=None, roots_pem=None, check_revocation='none', ca_bundle=None,
+             revocation_lookup=None):
+    """Summary of the first certificate of ``pem``, its chain (the rest of
+    ``pem``) checked, the key compared and revocation looked up when asked."""
+    certs = _crypto.load_certificates(pem)
+    leaf, chain = certs[0], certs[1:]
+    info = _crypto.cert_summary(leaf, renew_before_days=renew_before_days)
+    roots = _crypto.load_certificates(roots_pem) if roots_pem else None
+    ok, reason = _crypto.verify_chain(leaf, chain, roots=roots)
+    info['chain_valid'] = ok
+    info['chain_problem'] = reason or None
+    info['key_matches'] = None
+    if key_pem:
+        info['key_matches'] = _crypto.cert_matches_key(leaf, _crypto.load_private_key(key_pem))
+    info['revocation_status'] = None
+    if check_revocation and check_revocation != 'none':
+        issuer = chain[0] if chain else None
+        info['revocation_status'] = _revocation.status(leaf, issuer, check_revocation, ca_bundle=ca_bundle,
+                                                       lookup=revocation_lookup)
+    return info
+
+
+def from_store(store, name, **kwargs):
+    fullchain = store.read(name, 'fullchain') or store.read(name, 'cert')
+    if not fullchain:
+        raise CertflowError('no certificate named %s in %s' % (name, store.root))
+    info = describe(fullchain, key_pem=store.read(name, 'privkey'), **kwargs)
+    order = store.load_order(name) or {}
+    info.update({'name': name, 'paths': store.paths(name), 'status': order.get('status', 'issued'),
+                 'provider': order.get('provider')})
+    if order.get('status') == 'revoked' and info['revocation_status'] in (None, 'unknown'):
+        info['revocation_status'] = 'revoked'
+    return info
+
+
+def fetch_endpoint(host, port=443, server_name=None, timeout=10.0):
+    """The PEM certificate an endpoint presents (with SNI), and whether its
+    chain verifies against the system trust store (``ca_bundle`` ignored here)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            with context.wrap_socket(sock, server_hostname=server_name or host) as tls:
+                der = tls.getpeercert(binary_form=True)
+                protocol = tls.version()
+    except (OSError, ssl.SSLError) as exc:
+        raise CertflowError('cannot get the certificate of %s:%s (SNI %s): %s' % (host, port, server_name or host, exc))
+    return ssl.DER_cert_to_PEM_cert(der), protocol
+
+
+def endpoint_trusted(host, port, server_name, ca_bundle=None, timeout=10.0):
+    context = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else ssl.create_default_context()
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            with context.wrap_socket(sock, server_hostname=server_name or host):
+                return True, None
+    except ssl.SSLCertVerificationError as exc:
+        return False, exc.verify_message or str(exc)
+    except (OSError, ssl.SSLError) as exc:
+        return False, str(exc)

@@ -1,0 +1,110 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) certflow.ssl contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""cert_request for one certificate: keep what is current, resume what is
+pending, otherwise make a key and CSR and create (or renew) the order."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
+from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
+from ansible_collections.certflow.ssl.plugins.module_utils._report import certificate_entry, current_certificate
+from ansible_collections.certflow.ssl.plugins.module_utils._spec import load_csr_option, load_key_option, same_identifiers
+from ansible_collections.certflow.ssl.plugins.module_utils._validate import install_issued
+
+OPEN_STATUSES = ('created', 'pending_validation', 'processing')
+
+
+def _covers(summary, spec):
+    have = set(summary['domains']) | set(summary['ip_addresses'])
+    return have == set(spec['domains']) | set(spec['ip_addresses'])
+
+
+def _key_and_csr(run, spec, options):
+    """Return (key_pem or None, csr_pem) for a new order."""
+    csr_pem = load_csr_option(options)
+    key_pem = load_key_option(options)
+    key = _crypto.load_private_key(key_pem) if key_pem else None
+    if csr_pem:
+        if key is not None and not _crypto.csr_matches_key(_crypto.load_csr(csr_pem), key):
+            raise CertflowError('the CSR for %s was not made with the given private key' % spec['name'])
+        return key_pem, csr_pem
+    if key is None and options.get('reuse_key'):
+        current_key = run.store.read(spec['name'], 'privkey')
+        if current_key:
+            key_pem = current_key
+            key = _crypto.load_private_key(current_key)
+    if key is None:
+        key = _crypto.generate_private_key(spec['key_type'])
+        key_pem = _crypto.private_key_to_pem(key)
+    return key_pem, _crypto.build_csr(key, spec['domains'], spec['ip_addresses'])
+
+
+def request_certificate(run, spec, options):
+    """Hold the certificate's lock for the whole decision, so two runs on one
+    store never both create an order for the same name."""
+    if run.check_mode:
+        return _request(run, spec, options)
+    with run.store.lock(spec['name'], timeout=run.deadline.remaining() or 1.0):
+        return _request(run, spec, options)
+
+
+def _request(run, spec, options):
+    store = run.store
+    name = spec['name']
+    renew_before_days = options.get('renew_before_days')
+    if renew_before_days is None:
+        renew_before_days = 30
+    force = bool(options.get('force'))
+    summary = current_certificate(store, name, renew_before_days)
+    order = store.load_order(name)
+
+    if not force and summary and _covers(summary, spec) and not summary['needs_renewal'] \
+            and (order or {}).get('status') != 'revoked':
+        return certificate_entry(spec, store, 'issued', order, summary, changed=False, action='none')
+
+    submit = options.get('quick_issue', True) is not False
+    provider = run.ca(options)
+    if not force and order and order.get('status') in OPEN_STATUSES and same_identifiers(order['identifiers'], spec):
+        if order['status'] == 'created' and submit and hasattr(provider, 'submit'):
+            # The order was created with quick_issue: false; now it is submitted.
+            if run.check_mode:
+                return certificate_entry(spec, store, 'pending_validation', order, summary, changed=True, action='submit')
+            order = store.save_order(name, provider.submit(order))
+            return certificate_entry(spec, store, order['status'], order, summary, changed=True, action='submit')
+        return certificate_entry(spec, store, order['status'], order, summary, changed=False, action='resumed')
+
+    if not order and not force:
+        found = provider.find_order(spec)
+        if found:
+            # An order the CA already has for these names (a run that stopped
+            # after creating it, or another machine): never pay for a second one.
+            if run.check_mode:
+                return certificate_entry(spec, store, found['status'], found, summary, changed=found['status'] == 'issued',
+                                         action='resumed')
+            found.update({'name': name, 'provider': provider.name, 'identifiers': spec['identifiers'],
+                          'validation': found.get('validation') or spec['validation'], 'domains_unicode': spec['domains_unicode']})
+            found = store.save_order(name, found)
+            if found['status'] == 'issued':
+                summary = install_issued(run, provider, found, name)
+                return certificate_entry(spec, store, 'issued', found, summary, changed=True, action='fetched')
+            return certificate_entry(spec, store, found['status'], found, summary, changed=False, action='resumed')
+
+    renewing = summary is not None and order is not None and order.get('status') == 'issued'
+    if run.check_mode:
+        status = 'pending_validation' if submit else 'created'
+        return certificate_entry(spec, store, status, None, summary, changed=True, action='renew' if renewing else 'create')
+
+    key_pem, csr_pem = _key_and_csr(run, spec, options)
+    if renewing:
+        new_order = provider.renew(order, spec, csr_pem)
+    else:
+        new_order = provider.create_order(spec, csr_pem, submit=submit)
+    if key_pem:
+        store.save_pending_key(name, key_pem)
+    new_order.update({'name': name, 'provider': provider.name, 'identifiers': spec['identifiers'],
+                      'validation': spec['validation'], 'domains_unicode': spec['domains_unicode'], 'csr': csr_pem})
+    new_order = store.save_order(name, new_order)
+    return certificate_entry(spec, store, new_order['status'], new_order, summary, changed=True,
+                             action='renew' if renewing else 'create')

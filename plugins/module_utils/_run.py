@@ -1,0 +1,105 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) certflow.ssl contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What one module run shares between its certificates: the store, check
+mode, the overall deadline and the provider instances (one per worker thread
+and settings, so each worker keeps its own keep-alive connection and nonce)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline
+from ansible_collections.certflow.ssl.plugins.module_utils._ca import CA_PROVIDERS
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
+from ansible_collections.certflow.ssl.plugins.module_utils._dns import DNS_PROVIDERS
+from ansible_collections.certflow.ssl.plugins.module_utils._store import Store, default_store_dir
+
+
+def _settings_key(settings):
+    return json.dumps(settings, sort_keys=True, default=str)
+
+
+class Run:
+    def __init__(self, params, check_mode=False, log=None):
+        self.params = params
+        self.check_mode = check_mode
+        self.timeout = float(params.get('timeout') or 600)
+        self.deadline = Deadline(self.timeout)
+        self.store = Store(params.get('store_dir') or default_store_dir())
+        self.log = log or (lambda msg: None)
+        self._local = threading.local()
+        self._all = []
+        self._guard = threading.Lock()
+
+    def context(self):
+        return ProviderContext(store=self.store, check_mode=self.check_mode, timeout=self.deadline.remaining() or 1.0, log=self.log)
+
+    def _cached(self, registry, kind, name, options):
+        if name not in registry:
+            raise CertflowError('unknown %s %r; choose one of %s' % (kind, name, ', '.join(sorted(registry))))
+        cls, settings_option = registry[name]
+        settings = dict(options.get(settings_option) or {}) if settings_option else {}
+        if name == 'local':
+            # The local CA checks proofs itself, where cert_validate would.
+            if not settings.get('nameservers'):
+                settings['nameservers'] = options.get('nameservers')
+            if not settings.get('http_port'):
+                settings['http_port'] = options.get('http_check_port')
+        if name == 'alidns':
+            # Alibaba Cloud DNS uses the CAS credentials unless it is given its own.
+            settings['aliyun'] = options.get('aliyun') or {}
+        cache = getattr(self._local, kind, None)
+        if cache is None:
+            cache = {}
+            setattr(self._local, kind, cache)
+        key = (name, _settings_key(settings))
+        if key not in cache:
+            instance = cls(settings, self.context())
+            cache[key] = instance
+            with self._guard:
+                self._all.append(instance)
+        return cache[key]
+
+    def ca(self, options):
+        """The CA provider for one certificate's options (``provider`` and its dict)."""
+        return self._cached(CA_PROVIDERS, 'provider', options.get('provider') or 'acme', options)
+
+    def dns(self, options, name):
+        return self._cached(DNS_PROVIDERS, 'dns_provider', name, options)
+
+    def close(self):
+        for instance in self._all:
+            try:
+                instance.close()
+            except Exception:  # noqa: BLE001 - closing must not hide the real result
+                pass
+
+
+def run_batch(run, items, work, concurrency):
+    """Apply ``work(item)`` to every item with at most ``concurrency`` threads.
+
+    Returns results in input order. One failing item does not stop the others:
+    its CertflowError (or any exception) becomes ``{'status': 'failed', 'error': msg}``
+    merged over ``item['fallback']``.
+    """
+    def guarded(item):
+        try:
+            return work(item)
+        except CertflowError as exc:
+            failed = dict(item.get('fallback') or {})
+            failed.update({'status': 'failed', 'error': exc.msg, 'changed': failed.get('changed', False)})
+            return failed
+        except Exception as exc:  # noqa: BLE001 - one entry's bug must not lose the others' results
+            failed = dict(item.get('fallback') or {})
+            failed.update({'status': 'failed', 'error': '%s: %s' % (type(exc).__name__, exc), 'changed': False})
+            return failed
+
+    workers = max(1, min(int(concurrency or 1), len(items)))
+    if workers == 1:
+        return [guarded(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(guarded, items))

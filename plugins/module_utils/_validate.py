@@ -1,0 +1,204 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) certflow.ssl contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""cert_validate for one certificate: put the proofs in place, check they
+are visible, tell the CA, wait out its review, install the issued files, and
+remove what we put in place."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline, wait_until
+from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
+from ansible_collections.certflow.ssl.plugins.module_utils._dns import propagation
+from ansible_collections.certflow.ssl.plugins.module_utils._dns.base import RecordTracker
+from ansible_collections.certflow.ssl.plugins.module_utils._http_check import wait_for_http_file
+from ansible_collections.certflow.ssl.plugins.module_utils._report import certificate_entry, current_certificate
+from ansible_collections.certflow.ssl.plugins.module_utils import _webroot
+
+METHOD_FOR_VALIDATION = {'dns': 'dns', 'http': 'http', 'email': 'email', 'none': 'none'}
+FINAL_STATUSES = ('issued', 'failed')
+
+
+def spec_from_order(name, order):
+    identifiers = order.get('identifiers') or []
+    domains = [i['value'] for i in identifiers if i['type'] == 'dns']
+    return {
+        'name': name,
+        'domains': domains,
+        'domains_unicode': order.get('domains_unicode') or [_crypto.from_punycode(d) for d in domains],
+        'ip_addresses': [i['value'] for i in identifiers if i['type'] == 'ip'],
+        'identifiers': identifiers,
+        'validation': order.get('validation'),
+    }
+
+
+def _is_dns(challenge):
+    return bool(challenge.get('record_value'))
+
+
+def _is_file(challenge):
+    return bool(challenge.get('file_path')) and not _is_dns(challenge)
+
+
+class _Proofs:
+    """Puts proofs in place and takes away exactly what it put there."""
+
+    def __init__(self, run, options, method):
+        self.run = run
+        self.options = options
+        self.method = method
+        self.nameservers = options.get('nameservers') or None
+        self.tracker = None
+        self.files = []
+
+    def _dns_tracker(self):
+        if self.tracker is None:
+            provider_name = 'manual' if self.method == 'dns_manual' else (self.options.get('dns_provider') or 'rfc2136')
+            self.tracker = RecordTracker(self.run.dns(self.options, provider_name))
+        return self.tracker
+
+    def place(self, challenges):
+        waits = []
+        for challenge in challenges:
+            if _is_dns(challenge):
+                if self.method not in ('dns', 'dns_manual'):
+                    raise CertflowError('the CA asks for a DNS record for %s but method is %s' % (challenge['domain'], self.method))
+                target = propagation.follow_cname(challenge['record_name'], self.nameservers)
+                self._dns_tracker().present(target, challenge['record_value'])
+                waits.append(('dns', target, challenge))
+            elif _is_file(challenge):
+                if self.method != 'http':
+                    raise CertflowError('the CA asks for a file for %s but method is %s' % (challenge['domain'], self.method))
+                webroot = self.options.get('webroot')
+                if webroot:
+                    _webroot.write_challenge(webroot, challenge['file_path'], challenge['file_content'])
+                    self.files.append((webroot, challenge['file_path']))
+                waits.append(('http', challenge['url'], challenge))
+        return waits
+
+    def check_visible(self, waits):
+        timeout = float(self.options.get('propagation_timeout') or 120)
+        deadline = Deadline(min(timeout, max(self.run.deadline.remaining(), 1.0)))
+        for kind, where, challenge in waits:
+            if kind == 'dns':
+                propagation.wait_for_txt(where, challenge['record_value'], deadline, nameservers=self.nameservers)
+            else:
+                wait_for_http_file(where, challenge['file_content'], deadline, nameservers=self.nameservers,
+                                   port=self.options.get('http_check_port'))
+
+    def remove(self):
+        errors = self.tracker.cleanup() if self.tracker else []
+        while self.files:
+            webroot, path = self.files.pop()
+            try:
+                _webroot.remove_challenge(webroot, path)
+            except Exception as exc:  # noqa: BLE001 - report, keep cleaning
+                errors.append('%s: %s' % (path, exc))
+        return errors
+
+
+def validate_certificate(run, name, options):
+    if run.check_mode:
+        return _validate(run, name, options)
+    with run.store.lock(name, timeout=run.deadline.remaining() or 1.0):
+        return _validate(run, name, options)
+
+
+def _validate(run, name, options):
+    store = run.store
+    order = store.load_order(name)
+    if order is None and run.check_mode:
+        return certificate_entry(spec_from_order(name, {}), store, 'processing', None, None, changed=True,
+                                 msg='no order yet; cert_request would create one')
+    if order is None:
+        raise CertflowError('no order for certificate %s in %s: run certflow.ssl.cert_request first' % (name, store.root))
+    spec = spec_from_order(name, order)
+    status = order.get('status')
+    summary = current_certificate(store, name)
+    if status == 'issued':
+        return certificate_entry(spec, store, 'issued', order, summary, changed=False)
+    if status not in ('created', 'pending_validation', 'processing'):
+        raise CertflowError('the order for %s is %s; run certflow.ssl.cert_request again to start a new one' % (name, status))
+    if status == 'created':
+        raise CertflowError('the order for %s was created without submitting it (quick_issue: false); '
+                            'submit it with certflow.ssl.cert_request quick_issue: true' % name)
+    method = options.get('method') or METHOD_FOR_VALIDATION.get(order.get('validation'), 'dns')
+    if run.check_mode:
+        return certificate_entry(spec, store, 'processing', order, summary, changed=True)
+
+    provider = run.ca(dict(options, provider=order['provider']))
+    proofs = _Proofs(run, options, method)
+    wait = options.get('wait', True) is not False
+    cleanup = options.get('cleanup', True) is not False
+    try:
+        if status == 'pending_validation':
+            challenges = provider.challenges(order)
+            order['challenges'] = challenges
+            pending = [c for c in challenges if c.get('status') not in ('valid', 'processing')]
+            proofs.check_visible(proofs.place(pending))
+            for challenge in pending:
+                provider.ready(order, challenge)
+            order['status'] = 'processing'
+            order = store.save_order(name, order)
+        if not wait:
+            status, _retry = provider.poll(order)
+            order['status'] = status if status != 'pending_validation' else 'processing'
+            order = store.save_order(name, order)
+            if order['status'] != 'issued':
+                if order['status'] == 'failed':
+                    raise CertflowError('the CA refused %s: %s' % (name, order.get('error') or 'no reason given'))
+                return certificate_entry(spec, store, order['status'], order, summary, changed=True)
+        else:
+            _wait_for_issue(run, provider, order, name)
+    except CertflowError:
+        if order.get('status') == 'failed':
+            store.save_order(name, order)
+        raise
+    finally:
+        if cleanup and (wait or order.get('status') in FINAL_STATUSES):
+            leftover = proofs.remove()
+            if leftover:
+                run.log('could not remove: %s' % '; '.join(leftover))
+    summary = install_issued(run, provider, order, name)
+    order['status'] = 'issued'
+    order['serial'] = summary['serial']
+    order['challenges'] = []
+    order = store.save_order(name, order)
+    return certificate_entry(spec, store, 'issued', order, summary, changed=True)
+
+
+def _wait_for_issue(run, provider, order, name):
+    def check():
+        status, retry_after = provider.poll(order)
+        order['status'] = status
+        return status in FINAL_STATUSES, retry_after
+
+    wait_until(check, run.deadline, 'the CA to issue %s' % name)
+    if order['status'] == 'failed':
+        raise CertflowError('the CA refused %s: %s' % (name, order.get('error') or 'no reason given'))
+
+
+def install_issued(run, provider, order, name):
+    """Fetch, check and store the issued files. Nothing is written unless the
+    certificate matches our key, covers the names and its chain verifies."""
+    store = run.store
+    issued = provider.fetch(order)
+    cert = _crypto.load_certificate(issued['cert'])
+    chain = _crypto.load_certificates(issued['chain']) if issued.get('chain') else []
+    key_pem = store.read_pending_key(name) or issued.get('key')
+    if not key_pem and order.get('reuse_key'):
+        key_pem = store.read(name, 'privkey')
+    if key_pem and not _crypto.cert_matches_key(cert, _crypto.load_private_key(key_pem)):
+        raise CertflowError('the certificate the CA issued for %s does not match our private key; nothing was installed' % name)
+    summary = _crypto.cert_summary(cert)
+    wanted = set(i['value'] for i in order.get('identifiers') or [])
+    have = set(summary['domains']) | set(summary['ip_addresses'])
+    if not wanted <= have:
+        raise CertflowError('the certificate issued for %s lacks %s; nothing was installed' % (name, ', '.join(sorted(wanted - have))))
+    ok, reason = _crypto.verify_chain(cert, chain)
+    if not ok:
+        raise CertflowError('the chain the CA returned for %s does not verify (%s); nothing was installed' % (name, reason))
+    store.install(name, cert=issued['cert'], chain=issued.get('chain') or '', fullchain=issued.get('fullchain') or issued['cert'],
+                  key=key_pem)
+    return summary

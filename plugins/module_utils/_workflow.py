@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) certflow.ssl contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Single and batch mode of cert_request and cert_validate: one entry per
+certificate, bounded concurrency, and one result whatever happened to each."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
+from ansible_collections.certflow.ssl.plugins.module_utils._request import request_certificate
+from ansible_collections.certflow.ssl.plugins.module_utils._run import Run, run_batch
+from ansible_collections.certflow.ssl.plugins.module_utils._spec import build_spec, entries
+from ansible_collections.certflow.ssl.plugins.module_utils._store import check_name, name_for_domain
+from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
+from ansible_collections.certflow.ssl.plugins.module_utils._validate import validate_certificate
+
+
+def _finish(results, single):
+    changed = any(r.get('changed') for r in results)
+    failed = [r for r in results if r.get('status') == 'failed' and r.get('error')]
+    if failed:
+        if single:
+            raise CertflowError(failed[0]['error'], certificates=results, changed=changed)
+        raise CertflowError('%d of %d certificates failed: %s' % (
+            len(failed), len(results), '; '.join('%s: %s' % (r.get('name'), r['error']) for r in failed)),
+            certificates=results, changed=changed)
+    return {'changed': changed, 'certificates': results}
+
+
+def _execute(params, check_mode, work):
+    run = Run(params, check_mode=check_mode)
+    try:
+        items = []
+        for index, options in enumerate(entries(params)):
+            label = options.get('name') or (options.get('domains') or ['certificates[%d]' % index])[0]
+            items.append({'options': options, 'fallback': {'name': label}})
+        single = not params.get('certificates')
+        if single:
+            # In single mode an error is the task's error, with nothing to merge.
+            return _finish([work(run, items[0]['options'])], single)
+        return _finish(run_batch(run, items, lambda item: work(run, item['options']), params.get('concurrency')), single)
+    finally:
+        run.close()
+
+
+def _request_one(run, options):
+    spec = build_spec(options)
+    return request_certificate(run, spec, options)
+
+
+def _validate_one(run, options):
+    name = options.get('name')
+    if not name and options.get('domains'):
+        name = name_for_domain(_crypto.normalize_domain(options['domains'][0])[0])
+    if not name:
+        raise CertflowError('name (or domains) is required to validate a certificate')
+    check_name(name)
+    return validate_certificate(run, name, options)
+
+
+def request_all(params, check_mode):
+    return _execute(params, check_mode, _request_one)
+
+
+def validate_all(params, check_mode):
+    return _execute(params, check_mode, _validate_one)

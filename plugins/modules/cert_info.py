@@ -1,0 +1,186 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) certflow.ssl contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Module cert_info: describe certificates in files, the store or on live endpoints."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: cert_info
+short_description: Describe a certificate (file, text, store or live endpoint) or every certificate in the store
+version_added: 0.1.0
+description:
+  - Reports subject, issuer, serial, fingerprints, validity, days remaining, whether it is due for renewal,
+    names (ASCII and Unicode), key type, whether the chain verifies, whether the key matches and, when asked,
+    the revocation status by OCSP or CRL.
+  - Give one of O(path), O(content), O(name) or O(host); with none of them every certificate of O(store_dir) is listed.
+author: certflow.ssl contributors
+extends_documentation_fragment:
+  - certflow.ssl.provider
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+options:
+  path:
+    description: PEM file holding the certificate, optionally followed by its chain.
+    type: path
+  content:
+    description: PEM text holding the certificate, optionally followed by its chain.
+    type: str
+  name:
+    description: Name of a certificate in the store.
+    type: str
+  host:
+    description: Connect to this TLS endpoint and describe the certificate it presents.
+    type: str
+  port:
+    description: Port of O(host).
+    type: int
+    default: 443
+  server_name:
+    description: SNI name sent to O(host); defaults to O(host).
+    type: str
+  private_key_src:
+    description: Private key file to compare with the certificate (O(path) and O(content) mode).
+    type: path
+  renew_before_days:
+    description: A certificate expiring within this many days is reported with RV(needs_renewal=true).
+    type: int
+    default: 30
+  check_revocation:
+    description: Look up revocation by V(ocsp) or V(crl), or not at all (V(none)).
+    type: str
+    choices: [none, ocsp, crl]
+    default: none
+  ca_bundle:
+    description: Trusted roots (PEM) used to verify the chain and the endpoint, and to reach OCSP/CRL servers over HTTPS.
+    type: path
+'''
+
+EXAMPLES = r'''
+- name: Describe a certificate in the store
+  certflow.ssl.cert_info:
+    name: shop
+  register: shop
+
+- name: Check what a live endpoint serves
+  certflow.ssl.cert_info:
+    host: www.example.com
+    port: 443
+    server_name: www.example.com
+  register: live
+
+- name: Every certificate in the store, with CRL check
+  certflow.ssl.cert_info:
+    store_dir: /etc/certflow
+    check_revocation: crl
+  register: all_certs
+'''
+
+RETURN = r'''
+subject:
+  description: Subject (RFC 4514).
+  returned: when one certificate is described
+  type: str
+issuer:
+  description: Issuer (RFC 4514).
+  returned: when one certificate is described
+  type: str
+serial:
+  description: Serial number, lowercase hex.
+  returned: when one certificate is described
+  type: str
+fingerprints:
+  description: SHA-256 and SHA-1 fingerprints.
+  returned: when one certificate is described
+  type: dict
+not_before:
+  description: Start of validity (ISO 8601 UTC).
+  returned: when one certificate is described
+  type: str
+not_after:
+  description: End of validity (ISO 8601 UTC).
+  returned: when one certificate is described
+  type: str
+days_remaining:
+  description: Whole days until it expires (negative once expired).
+  returned: when one certificate is described
+  type: int
+needs_renewal:
+  description: Whether it expires within O(renew_before_days).
+  returned: when one certificate is described
+  type: bool
+domains:
+  description: DNS names (ASCII).
+  returned: when one certificate is described
+  type: list
+  elements: str
+domains_unicode:
+  description: DNS names in Unicode form.
+  returned: when one certificate is described
+  type: list
+  elements: str
+ip_addresses:
+  description: IP addresses.
+  returned: when one certificate is described
+  type: list
+  elements: str
+key_type:
+  description: Key type, for example V(ec256) or V(rsa2048).
+  returned: when one certificate is described
+  type: str
+chain_valid:
+  description: Whether the chain verifies (signatures, names and validity; and O(ca_bundle) roots when given).
+  returned: when one certificate is described
+  type: bool
+key_matches:
+  description: Whether the private key matches, or null when no key was available.
+  returned: when one certificate is described
+  type: bool
+revocation_status:
+  description: V(good), V(revoked), V(unknown), or null when not checked.
+  returned: when one certificate is described
+  type: str
+protocol:
+  description: TLS version negotiated with the endpoint.
+  returned: with O(host)
+  type: str
+certificates:
+  description: Every certificate of the store, each with the keys above plus C(name), C(status) and C(paths).
+  returned: when only O(store_dir) is given
+  type: list
+  elements: dict
+'''
+
+from ansible_collections.certflow.ssl.plugins.module_utils._module import CertflowModule, provider_argument_spec
+from ansible_collections.certflow.ssl.plugins.module_utils._info import info
+
+
+def main():
+    argument_spec = dict(
+        provider_argument_spec(),
+        path=dict(type='path'),
+        content=dict(type='str'),
+        name=dict(type='str'),
+        host=dict(type='str'),
+        port=dict(type='int', default=443),
+        server_name=dict(type='str'),
+        private_key_src=dict(type='path', no_log=False),
+        renew_before_days=dict(type='int', default=30),
+        check_revocation=dict(type='str', choices=['none', 'ocsp', 'crl'], default='none'),
+        ca_bundle=dict(type='path'),
+    )
+    module = CertflowModule(
+        argument_spec,
+        supports_check_mode=True,
+        mutually_exclusive=[('path', 'content', 'name', 'host')],
+    )
+    module.run(lambda m: info(m.params))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,312 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) certflow.ssl contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Module cert_request: create or renew certificate orders."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: cert_request
+short_description: Create a certificate order at a CA, or renew one that is due
+version_added: 0.1.0
+description:
+  - Makes a private key and CSR (or takes yours), creates the order at the CA and returns what the CA
+    needs to see to validate each name (a TXT record or a file).
+  - Idempotent; a certificate that is current and not inside O(renew_before_days) of its expiry is left alone,
+    and an order that is still pending is resumed rather than created twice.
+  - Renews a certificate inside O(renew_before_days); the current files are only replaced once the
+    new certificate is issued (see M(certflow.ssl.cert_validate)).
+  - Unicode (internationalized) domain names are converted to Punycode (UTS 46) and returned both ways.
+author: certflow.ssl contributors
+extends_documentation_fragment:
+  - certflow.ssl.provider
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+options:
+  name:
+    description: Name of the certificate in the store. Defaults to the first domain (V(wildcard.example.com) for V(*.example.com)).
+    type: str
+  domains:
+    description: DNS names for the certificate, Unicode or Punycode; V(*.example.com) for a wildcard.
+    type: list
+    elements: str
+  ip_addresses:
+    description: IP addresses for the certificate (needs O(validation=http)).
+    type: list
+    elements: str
+  key_type:
+    description: Type of the private key to make.
+    type: str
+    choices: [ec256, ec384, rsa2048, rsa3072, rsa4096]
+    default: ec256
+  reuse_key:
+    description: Keep the current private key on renewal instead of making a new one.
+    type: bool
+    default: false
+  csr:
+    description: Path of your own CSR (PEM). Its names are used when O(domains) is not given and must equal them when it is.
+    type: path
+  csr_content:
+    description: Your own CSR as PEM text.
+    type: str
+  private_key_src:
+    description: Path of your own private key (PEM) to use instead of making one; must match O(csr) when both are given.
+    type: path
+  private_key_content:
+    description: Your own private key as PEM text.
+    type: str
+  validation:
+    description:
+      - How the CA checks that you control the names.
+      - V(dns) a TXT record, V(http) a file on the web server, V(email) mail to the domain's contacts (OV/EV),
+        V(none) no check (local CA, internal names only).
+    type: str
+    choices: [dns, http, email, none]
+    default: dns
+  product:
+    description: Product code or certificate type at the CA, for example an Alibaba Cloud package product.
+    type: str
+  contact:
+    description: Applicant contact sent to CAs that need one (Alibaba Cloud, OV/EV).
+    type: dict
+    suboptions:
+      name:
+        description: Name.
+        type: str
+      email:
+        description: E-mail address.
+        type: str
+      phone:
+        description: Phone number.
+        type: str
+  company:
+    description: Organization for OV/EV certificates.
+    type: dict
+    suboptions:
+      name:
+        description: Registered company name.
+        type: str
+      department:
+        description: Department.
+        type: str
+      country:
+        description: Two-letter country code.
+        type: str
+      state:
+        description: State or province.
+        type: str
+      city:
+        description: City.
+        type: str
+      address:
+        description: Street address.
+        type: str
+  quick_issue:
+    description: Submit the request to the CA right away (true), or only create the certificate order (false).
+    type: bool
+    default: true
+  renew_before_days:
+    description: Renew a certificate when it expires within this many days.
+    type: int
+    default: 30
+  force:
+    description: Start a new order even if the current certificate is valid or an order is pending.
+    type: bool
+    default: false
+  certificates:
+    description:
+      - Batch mode, a list of certificates each with any of the per-certificate options above
+        (O(name), O(domains), O(validation), O(provider), O(acme), ...); top-level options are their defaults.
+      - One failing entry does not stop the others; the task fails at the end naming the failed ones.
+    type: list
+    elements: dict
+  concurrency:
+    description: Certificates handled at the same time in batch mode.
+    type: int
+    default: 4
+notes:
+  - Runs on the control node or any host with network access to the CA; no files are written in check mode.
+seealso:
+  - module: certflow.ssl.cert_validate
+  - module: certflow.ssl.cert_info
+'''
+
+EXAMPLES = r'''
+- name: Order a certificate for two names, one of them Unicode
+  certflow.ssl.cert_request:
+    provider: acme
+    acme:
+      directory: https://acme-v02.api.letsencrypt.org/directory
+      account_email: hostmaster@example.com
+    name: shop
+    domains:
+      - shop.example.com
+      - bücher.example.com
+    validation: dns
+  register: order
+
+- name: Order several certificates at once
+  certflow.ssl.cert_request:
+    provider: acme
+    acme:
+      directory: https://acme-v02.api.letsencrypt.org/directory
+    validation: http
+    certificates:
+      - domains: [www.example.com]
+      - domains: [api.example.com]
+      - name: wildcard
+        domains: ["*.example.com", example.com]
+        validation: dns
+'''
+
+RETURN = r'''
+certificates:
+  description: One entry per certificate (also in single mode).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Name in the store.
+      type: str
+      sample: shop
+    domains:
+      description: The names in ASCII (Punycode) form.
+      type: list
+      elements: str
+      sample: [shop.example.com, xn--bcher-kva.example.com]
+    domains_unicode:
+      description: The same names in Unicode form.
+      type: list
+      elements: str
+      sample: [shop.example.com, bücher.example.com]
+    ip_addresses:
+      description: IP addresses in the certificate.
+      type: list
+      elements: str
+    status:
+      description: V(created), V(pending_validation), V(processing), V(issued) or V(failed).
+      type: str
+      sample: pending_validation
+    action:
+      description: What the task did, V(none), V(create), V(renew) or V(resumed).
+      type: str
+    order_id:
+      description: The CA's order id (ACME order URL).
+      type: str
+    challenges:
+      description: What to put in place for each name while the order waits for validation.
+      type: list
+      elements: dict
+      contains:
+        domain:
+          description: The name being validated (ASCII).
+          type: str
+        domain_unicode:
+          description: The name in Unicode form.
+          type: str
+        type:
+          description: Challenge type, for example V(dns-01) or V(http-01).
+          type: str
+        record_name:
+          description: Name of the TXT record to add.
+          type: str
+        record_type:
+          description: V(TXT).
+          type: str
+        record_value:
+          description: Value of the TXT record.
+          type: str
+        file_path:
+          description: URL path of the file to serve.
+          type: str
+        file_content:
+          description: Content of that file.
+          type: str
+        url:
+          description: Full URL where the CA will look for the file.
+          type: str
+        status:
+          description: Challenge status at the CA.
+          type: str
+    not_after:
+      description: Expiry of the current certificate (ISO 8601), when there is one.
+      type: str
+    days_remaining:
+      description: Days until the current certificate expires.
+      type: int
+    serial:
+      description: Serial number of the current certificate (hex).
+      type: str
+    paths:
+      description: Where the files are (or will be) in the store.
+      type: dict
+      contains:
+        privkey:
+          description: Private key (mode 0600).
+          type: str
+        cert:
+          description: Certificate.
+          type: str
+        chain:
+          description: Intermediate certificates.
+          type: str
+        fullchain:
+          description: Certificate followed by the intermediates.
+          type: str
+    error:
+      description: Why this entry failed (batch mode).
+      type: str
+      returned: on failure of the entry
+'''
+
+from ansible_collections.certflow.ssl.plugins.module_utils._module import (
+    CertflowModule, KEY_TYPES, entry_spec, provider_argument_spec)
+from ansible_collections.certflow.ssl.plugins.module_utils._workflow import request_all
+
+CERTIFICATE_OPTIONS = dict(
+    name=dict(type='str'),
+    domains=dict(type='list', elements='str'),
+    ip_addresses=dict(type='list', elements='str'),
+    key_type=dict(type='str', choices=KEY_TYPES, default='ec256'),
+    reuse_key=dict(type='bool', default=False),
+    csr=dict(type='path'),
+    csr_content=dict(type='str'),
+    private_key_src=dict(type='path', no_log=False),
+    private_key_content=dict(type='str', no_log=True),
+    validation=dict(type='str', choices=['dns', 'http', 'email', 'none'], default='dns'),
+    product=dict(type='str'),
+    contact=dict(type='dict', options=dict(name=dict(type='str'), email=dict(type='str'), phone=dict(type='str'))),
+    company=dict(type='dict', options=dict(name=dict(type='str'), department=dict(type='str'), country=dict(type='str'),
+                                           state=dict(type='str'), city=dict(type='str'), address=dict(type='str'))),
+    quick_issue=dict(type='bool', default=True),
+    renew_before_days=dict(type='int', default=30),
+    force=dict(type='bool', default=False),
+)
+
+
+def main():
+    shared = provider_argument_spec()
+    argument_spec = dict(shared, **CERTIFICATE_OPTIONS)
+    per_entry = dict(CERTIFICATE_OPTIONS, provider=shared['provider'], acme=shared['acme'],
+                     aliyun=shared['aliyun'], local_ca=shared['local_ca'])
+    argument_spec.update(
+        certificates=dict(type='list', elements='dict', options=entry_spec(per_entry)),
+        concurrency=dict(type='int', default=4),
+    )
+    module = CertflowModule(
+        argument_spec,
+        supports_check_mode=True,
+        mutually_exclusive=[('domains', 'certificates'), ('csr', 'csr_content'), ('private_key_src', 'private_key_content')],
+        required_one_of=[('domains', 'ip_addresses', 'csr', 'csr_content', 'certificates')],
+    )
+    module.run(lambda m: request_all(m.params, m.check_mode))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,189 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) certflow.ssl contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Module cert_validate: prove control of the names, wait for the CA, install the certificate."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: cert_validate
+short_description: Prove control of the names of an order, wait for the CA and install the issued certificate
+version_added: 0.1.0
+description:
+  - Takes an order made by M(certflow.ssl.cert_request) from the store and completes it.
+  - O(method=dns) creates the TXT records through O(dns_provider), O(method=dns_manual) expects you to have added them,
+    O(method=http) checks (and with O(webroot) writes) the challenge files, O(method=email) waits for the CA (OV/EV).
+  - Before telling the CA, checks that each TXT record is visible on every authoritative name server of its zone
+    (following an C(_acme-challenge) CNAME) or that each file is served at its URL.
+  - Waits for the CA's review with back-off, then writes key, certificate, chain and full chain into the store
+    atomically, keeping the previous ones in C(archive/). Nothing is replaced unless the new certificate matches
+    the key and its chain verifies. Records and files it created are removed afterwards.
+  - With O(wait=false) it returns V(processing) at once; run it again later (another job, even another machine
+    sharing the store) to resume the same order. That is how multi-day OV/EV reviews are scheduled.
+author: certflow.ssl contributors
+extends_documentation_fragment:
+  - certflow.ssl.provider
+  - certflow.ssl.dns
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+options:
+  name:
+    description: Name of the certificate in the store.
+    type: str
+  domains:
+    description: The certificate's domains; its name is derived from the first one when O(name) is not given.
+    type: list
+    elements: str
+  method:
+    description:
+      - How to prove control. Defaults to the order's O(certflow.ssl.cert_request#module:validation).
+    type: str
+    choices: [dns, dns_manual, http, email, none]
+  webroot:
+    description:
+      - Local directory served as the document root of every name; for O(method=http) the challenge files are
+        written below it and removed afterwards.
+    type: path
+  http_check_port:
+    description: Port used to check that challenge files are served (default the URL's port, 80).
+    type: int
+  wait:
+    description: Wait for the CA to issue. With false, return after telling the CA.
+    type: bool
+    default: true
+  cleanup:
+    description: Remove the TXT records and files this task created.
+    type: bool
+    default: true
+  certificates:
+    description:
+      - Batch mode, a list of entries each with any per-certificate option (O(name), O(method), O(dns_provider),
+        O(rfc2136), O(webroot), ...); top-level options are their defaults.
+    type: list
+    elements: dict
+  concurrency:
+    description: Certificates handled at the same time in batch mode.
+    type: int
+    default: 4
+seealso:
+  - module: certflow.ssl.cert_request
+'''
+
+EXAMPLES = r'''
+- name: Validate through RFC 2136 dynamic DNS (BIND) and install the certificate
+  certflow.ssl.cert_validate:
+    provider: acme
+    acme:
+      directory: https://acme-v02.api.letsencrypt.org/directory
+    name: shop
+    method: dns
+    dns_provider: rfc2136
+    rfc2136:
+      server: ns1.example.com
+      key_name: certflow
+      key_secret: "{{ vault_tsig_secret }}"
+
+- name: Validate several certificates with files in a local web root
+  certflow.ssl.cert_validate:
+    provider: acme
+    acme:
+      directory: https://acme-v02.api.letsencrypt.org/directory
+    method: http
+    webroot: /var/www/html
+    certificates:
+      - name: www.example.com
+      - name: api.example.com
+'''
+
+RETURN = r'''
+certificates:
+  description: One entry per certificate, as returned by M(certflow.ssl.cert_request), with the new status.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Name in the store.
+      type: str
+    domains:
+      description: The names in ASCII (Punycode) form.
+      type: list
+      elements: str
+    domains_unicode:
+      description: The names in Unicode form.
+      type: list
+      elements: str
+    ip_addresses:
+      description: IP addresses in the certificate.
+      type: list
+      elements: str
+    status:
+      description: V(processing), V(issued) or V(failed).
+      type: str
+      sample: issued
+    order_id:
+      description: The CA's order id.
+      type: str
+    challenges:
+      description: Challenges still open (empty once issued).
+      type: list
+      elements: dict
+    not_after:
+      description: Expiry of the installed certificate (ISO 8601).
+      type: str
+    days_remaining:
+      description: Days until it expires.
+      type: int
+    serial:
+      description: Serial number of the installed certificate (hex).
+      type: str
+    paths:
+      description: Paths of privkey, cert, chain and fullchain in the store.
+      type: dict
+    error:
+      description: Why this entry failed (batch mode).
+      type: str
+      returned: on failure of the entry
+'''
+
+from ansible_collections.certflow.ssl.plugins.module_utils._module import (
+    CertflowModule, dns_argument_spec, entry_spec, provider_argument_spec)
+from ansible_collections.certflow.ssl.plugins.module_utils._workflow import validate_all
+
+CERTIFICATE_OPTIONS = dict(
+    name=dict(type='str'),
+    domains=dict(type='list', elements='str'),
+    method=dict(type='str', choices=['dns', 'dns_manual', 'http', 'email', 'none']),
+    webroot=dict(type='path'),
+    http_check_port=dict(type='int'),
+)
+
+
+def main():
+    shared = dict(provider_argument_spec(), **dns_argument_spec())
+    argument_spec = dict(shared, **CERTIFICATE_OPTIONS)
+    per_entry = dict(CERTIFICATE_OPTIONS)
+    for option in ('acme', 'aliyun', 'local_ca', 'dns_provider', 'rfc2136', 'alidns', 'nameservers'):
+        per_entry[option] = shared[option]
+    argument_spec.update(
+        wait=dict(type='bool', default=True),
+        cleanup=dict(type='bool', default=True),
+        certificates=dict(type='list', elements='dict', options=entry_spec(per_entry)),
+        concurrency=dict(type='int', default=4),
+    )
+    module = CertflowModule(
+        argument_spec,
+        supports_check_mode=True,
+        mutually_exclusive=[('name', 'certificates')],
+        required_one_of=[('name', 'domains', 'certificates')],
+    )
+    module.run(lambda m: validate_all(m.params, m.check_mode))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,221 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The ACME path end to end, as a user runs it: real ansible-playbook runs of
+the collection's modules against Pebble, BIND9 and nginx on loopback."""
+
+import hashlib
+import os
+import stat
+
+import pytest
+
+from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
+from tests.lib.playbook import run_playbook
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PLAYBOOKS = os.path.join(HERE, 'playbooks')
+
+
+def playbook(name):
+    return os.path.join(PLAYBOOKS, name)
+
+
+@pytest.fixture
+def acme_vars(playbook_vars, services):
+    values = dict(playbook_vars)
+    values['certflow_defaults'] = {
+        'provider': 'acme',
+        'acme': {'directory': services.pebble.directory_url, 'ca_bundle': services.pebble.ca_bundle,
+                 'account_email': 'hostmaster@certflow.test'},
+        'store_dir': playbook_vars['store_dir'],
+        'timeout': 120,
+    }
+    values['rfc2136_settings'] = {
+        'server': services.bind.host, 'port': services.bind.port, 'key_name': services.bind.tsig_name,
+        'key_secret': services.bind.tsig_secret, 'key_algorithm': services.bind.tsig_algorithm,
+    }
+    return values
+
+
+def pebble_requests(services):
+    with open(services.pebble.log_path) as handle:
+        return sum(1 for line in handle if 'calling handler()' in line)
+
+
+def store_files(store_dir, name):
+    folder = os.path.join(store_dir, name)
+    return {kind: os.path.join(folder, kind + '.pem') for kind in ('privkey', 'cert', 'chain', 'fullchain')}
+
+
+def digest(path):
+    with open(path, 'rb') as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def assert_issued_and_verifies(services, store_dir, name, expected_names):
+    files = store_files(store_dir, name)
+    for path in files.values():
+        assert os.path.isfile(path), path
+    assert stat.S_IMODE(os.stat(files['privkey']).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(os.path.join(store_dir, name)).st_mode) == 0o700
+    with open(files['fullchain']) as handle:
+        certs = _crypto.load_certificates(handle.read())
+    roots = _crypto.load_certificates(services.pebble.roots_pem())
+    ok, reason = _crypto.verify_chain(certs[0], certs[1:], roots=roots)
+    assert ok, reason
+    with open(files['privkey']) as handle:
+        assert _crypto.cert_matches_key(certs[0], _crypto.load_private_key(handle.read()))
+    summary = _crypto.cert_summary(certs[0])
+    assert sorted(summary['domains'] + summary['ip_addresses']) == sorted(expected_names)
+    return summary
+
+
+def test_dns_two_names_one_unicode_then_idempotent(services, acme_vars):
+    zone = acme_vars['zone']
+    acme_vars['cert_domains'] = ['shop.' + zone, 'Bücher.' + zone]
+    first = run_playbook(playbook('acme_dns.yml'), acme_vars).assert_ok()
+
+    requested = first.task('Request')['result']['certificates'][0]
+    assert requested['status'] == 'pending_validation'
+    assert requested['domains'] == ['shop.' + zone, 'xn--bcher-kva.' + zone]
+    assert requested['domains_unicode'] == ['shop.' + zone, 'bücher.' + zone]
+    assert {c['record_name'] for c in requested['challenges']} == {'_acme-challenge.shop.' + zone,
+                                                                   '_acme-challenge.xn--bcher-kva.' + zone}
+    validated = first.task('Validate')['result']['certificates'][0]
+    assert validated['status'] == 'issued'
+    assert validated['days_remaining'] > 1
+    summary = assert_issued_and_verifies(services, acme_vars['store_dir'], 'shop',
+                                         ['shop.' + zone, 'xn--bcher-kva.' + zone])
+    assert validated['serial'] == summary['serial']
+    # the records we created are gone again
+    assert services.bind.query_txt('_acme-challenge.shop.' + zone) == []
+
+    before = pebble_requests(services)
+    second = run_playbook(playbook('acme_dns.yml'), acme_vars).assert_ok()
+    assert second.recap['localhost']['changed'] == 0
+    assert pebble_requests(services) == before, 'a re-run must not ask the CA anything'
+    assert second.task('Validate')['result']['certificates'][0]['serial'] == summary['serial']
+
+
+def test_wildcard_and_apex_by_dns(services, acme_vars):
+    zone = acme_vars['zone']
+    acme_vars.update(cert_name='wild', cert_domains=['*.' + zone, zone])
+    result = run_playbook(playbook('acme_dns.yml'), acme_vars).assert_ok()
+    assert result.task('Validate')['result']['certificates'][0]['status'] == 'issued'
+    assert_issued_and_verifies(services, acme_vars['store_dir'], 'wild', ['*.' + zone, zone])
+
+
+def test_cname_delegated_challenge(services, acme_vars):
+    zone = acme_vars['zone']
+    acme_vars.update(cert_name='delegated', cert_domains=['cname.' + zone])
+    result = run_playbook(playbook('acme_dns.yml'), acme_vars).assert_ok()
+    assert result.task('Validate')['result']['certificates'][0]['status'] == 'issued'
+    assert_issued_and_verifies(services, acme_vars['store_dir'], 'delegated', ['cname.' + zone])
+    assert services.bind.query_txt('_acme-challenge.cname.' + acme_vars['delegated_zone']) == []
+
+
+def test_http_file_validation_with_webroot(services, acme_vars):
+    zone = acme_vars['zone']
+    acme_vars.update(cert_name='web', cert_domains=['web.' + zone])
+    result = run_playbook(playbook('acme_http.yml'), acme_vars).assert_ok()
+    challenge = result.task('Request')['result']['certificates'][0]['challenges'][0]
+    assert challenge['file_path'].startswith('/.well-known/acme-challenge/')
+    assert challenge['url'] == 'http://web.%s%s' % (zone, challenge['file_path'])
+    assert challenge['file_content']
+    assert result.task('Validate')['result']['certificates'][0]['status'] == 'issued'
+    assert_issued_and_verifies(services, acme_vars['store_dir'], 'web', ['web.' + zone])
+    assert not os.path.exists(os.path.join(acme_vars['webroot'], challenge['file_path'].lstrip('/'))), \
+        'the challenge file must be removed'
+
+
+def test_ip_address_by_http(services, acme_vars):
+    acme_vars.update(cert_name='loopback-ip', cert_ips=['127.0.0.1'])
+    run_playbook(playbook('acme_http.yml'), acme_vars).assert_ok()
+    assert_issued_and_verifies(services, acme_vars['store_dir'], 'loopback-ip', ['127.0.0.1'])
+
+
+def test_manual_dns(services, acme_vars):
+    result = run_playbook(playbook('acme_manual_dns.yml'), acme_vars).assert_ok()
+    assert result.task('Validate')['result']['certificates'][0]['status'] == 'issued'
+    assert_issued_and_verifies(services, acme_vars['store_dir'], 'manual', ['manual.' + acme_vars['zone']])
+
+
+def test_batch_request_and_validate(services, acme_vars):
+    zone = acme_vars['zone']
+    acme_vars['batch'] = [
+        {'name': 'batch-a', 'domains': ['batch-a.' + zone]},
+        {'name': 'batch-b', 'domains': ['batch-b.' + zone]},
+        {'name': 'batch-c', 'domains': ['*.batch-c.' + zone], 'validation': 'dns'},
+    ]
+    acme_vars['validate_batch'] = [{'name': 'batch-a'}, {'name': 'batch-b'},
+                                   {'name': 'batch-c', 'method': 'dns', 'nameservers': [acme_vars['nameserver']]}]
+    result = run_playbook(playbook('acme_batch.yml'), acme_vars).assert_ok()
+    statuses = {c['name']: c['status'] for c in result.task('Validate')['result']['certificates']}
+    assert statuses == {'batch-a': 'issued', 'batch-b': 'issued', 'batch-c': 'issued'}
+    assert_issued_and_verifies(services, acme_vars['store_dir'], 'batch-c', ['*.batch-c.' + zone])
+
+
+def test_renewal_archives_and_failed_renewal_keeps_current_files(services, acme_vars):
+    zone = acme_vars['zone']
+    acme_vars.update(cert_name='renewme', cert_domains=['renew.' + zone])
+    first = run_playbook(playbook('acme_dns.yml'), acme_vars).assert_ok()
+    serial_1 = first.task('Validate')['result']['certificates'][0]['serial']
+
+    # inside renew_before_days: a new certificate, the old one archived
+    acme_vars['renew_before_days'] = 10000
+    second = run_playbook(playbook('acme_dns.yml'), acme_vars).assert_ok()
+    assert second.task('Request')['result']['certificates'][0]['action'] == 'renew'
+    serial_2 = second.task('Validate')['result']['certificates'][0]['serial']
+    assert serial_2 != serial_1
+    summary = assert_issued_and_verifies(services, acme_vars['store_dir'], 'renewme', ['renew.' + zone])
+    assert summary['serial'] == serial_2
+    archive = os.path.join(acme_vars['store_dir'], 'renewme', 'archive')
+    archived = [os.path.join(archive, entry, 'cert.pem') for entry in os.listdir(archive)]
+    assert len(archived) == 1
+    with open(archived[0]) as handle:
+        assert _crypto.cert_serial_hex(_crypto.load_certificate(handle.read())) == serial_1
+
+    # a renewal that fails (DNS updates refused) leaves every current file untouched
+    files = store_files(acme_vars['store_dir'], 'renewme')
+    before = {kind: digest(path) for kind, path in files.items()}
+    acme_vars['rfc2136_settings'] = dict(acme_vars['rfc2136_settings'], key_secret='d3Jvbmcgc2VjcmV0IQ==')
+    third = run_playbook(playbook('acme_dns.yml'), acme_vars)
+    assert third.rc != 0
+    message = third.task('Validate')['result']['msg']
+    assert 'TSIG' in message or 'BADSIG' in message or 'BADKEY' in message, message
+    assert {kind: digest(path) for kind, path in files.items()} == before
+
+
+def test_revocation_needs_confirm_not_in_check_mode_then_unchanged(services, acme_vars):
+    zone = acme_vars['zone']
+    acme_vars.update(cert_name='revokeme', cert_domains=['revoke.' + zone])
+    issued = run_playbook(playbook('acme_dns.yml'), acme_vars).assert_ok()
+    serial = issued.task('Validate')['result']['certificates'][0]['serial']
+
+    refused = run_playbook(playbook('acme_revoke.yml'), acme_vars)
+    assert refused.rc != 0
+    assert 'confirm' in refused.task('Revoke')['result']['msg']
+    assert services.pebble.cert_status(serial)['Status'] == 'Valid'
+
+    acme_vars['confirm'] = True
+    checked = run_playbook(playbook('acme_revoke.yml'), acme_vars, check=True).assert_ok()
+    assert checked.task('Revoke')['result']['changed'] is True
+    assert services.pebble.cert_status(serial)['Status'] == 'Valid', 'check mode must never revoke'
+
+    done = run_playbook(playbook('acme_revoke.yml'), acme_vars).assert_ok()
+    assert done.task('Revoke')['result']['changed'] is True
+    assert done.task('Revoke')['result']['serial'] == serial
+    assert services.pebble.cert_status(serial)['Status'] == 'Revoked'
+
+    again = run_playbook(playbook('acme_revoke.yml'), acme_vars).assert_ok()
+    assert again.task('Revoke')['result']['changed'] is False
+
+
+def test_check_mode_request_writes_nothing(services, acme_vars):
+    acme_vars.update(cert_domains=['checkmode.' + acme_vars['zone']])
+    before = pebble_requests(services)
+    result = run_playbook(playbook('acme_dns.yml'), acme_vars, check=True)
+    assert result.task('Request')['result']['changed'] is True
+    assert result.task('Request')['result']['certificates'][0]['status'] == 'pending_validation'
+    assert os.listdir(acme_vars['store_dir']) == []
+    assert pebble_requests(services) == before
