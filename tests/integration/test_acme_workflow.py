@@ -219,3 +219,25 @@ def test_check_mode_request_writes_nothing(services, acme_vars):
     assert result.task('Request')['result']['certificates'][0]['status'] == 'pending_validation'
     assert os.listdir(acme_vars['store_dir']) == []
     assert pebble_requests(services) == before
+
+
+def _pem_body_lines(pem):
+    return [line for line in pem.splitlines() if line and not line.startswith('-----')]
+
+
+def test_no_secret_in_output_even_with_vvv(services, acme_vars, tmp_path):
+    account_key = _crypto.private_key_to_pem(_crypto.generate_private_key('ec256'))
+    acme_vars['certflow_defaults']['acme']['account_key_content'] = account_key
+    acme_vars.update(cert_name='secret', cert_domains=['secret.' + acme_vars['zone']])
+    result = run_playbook(playbook('acme_dns.yml'), acme_vars, verbosity=3).assert_ok()
+    with open(store_files(acme_vars['store_dir'], 'secret')['privkey']) as handle:
+        private_key = handle.read()
+    output = result.output
+    assert acme_vars['tsig_secret'] not in output
+    for line in _pem_body_lines(account_key) + _pem_body_lines(private_key):
+        assert line not in output
+    assert 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER' in output or '********' in output, 'no_log masking is expected at -vvv'
+    order_json = os.path.join(acme_vars['store_dir'], 'secret', 'order.json')
+    with open(order_json) as handle:
+        order_text = handle.read()
+    assert acme_vars['tsig_secret'] not in order_text and 'PRIVATE KEY' not in order_text
