@@ -27,7 +27,7 @@ options:
         description: Primary name server that accepts the updates. Falls back to E(CERTFLOW_RFC2136_SERVER).
         type: str
       port:
-        description: Its port.
+        description: Its port. Falls back to E(CERTFLOW_RFC2136_PORT).
         type: int
         default: 53
       key_name:
@@ -78,6 +78,7 @@ options:
       - The name servers that are authoritative for the zone, as V(ip), V(ip:port) or V([ipv6]:port). They are asked
         directly, without recursion, for the TXT record (and to resolve names for the file check) instead of the
         servers found in the zone's NS records. Do not list a recursive resolver here; it would only show its cache.
+      - Falls back to E(CERTFLOW_DNS_NAMESERVERS) (comma-separated).
     type: list
     elements: str
   propagation_timeout:

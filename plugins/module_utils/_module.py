@@ -67,7 +67,7 @@ def dns_argument_spec():
         dns_provider=dict(type='str', choices=['rfc2136', 'alidns'], default='rfc2136'),
         rfc2136=dict(type='dict', apply_defaults=True, options=dict(
             server=dict(type='str', fallback=_env('CERTFLOW_RFC2136_SERVER')),
-            port=dict(type='int', default=53),
+            port=dict(type='int', default=53, fallback=_env('CERTFLOW_RFC2136_PORT')),
             key_name=dict(type='str', no_log=False, fallback=_env('CERTFLOW_RFC2136_KEY_NAME')),
             key_secret=dict(type='str', no_log=True, fallback=_env('CERTFLOW_RFC2136_KEY_SECRET')),
             key_algorithm=dict(type='str', no_log=False, default='hmac-sha256', fallback=_env('CERTFLOW_RFC2136_KEY_ALGORITHM')),
@@ -83,7 +83,7 @@ def dns_argument_spec():
             ca_bundle=dict(type='path'),
             validate_certs=dict(type='bool', default=True),
         )),
-        nameservers=dict(type='list', elements='str'),
+        nameservers=dict(type='list', elements='str', fallback=_env('CERTFLOW_DNS_NAMESERVERS')),
         propagation_timeout=dict(type='int', default=120),
     )
 
