@@ -7,6 +7,8 @@ writes, deadlines and back-off polling."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
+import fcntl
 import os
 import tempfile
 import time
@@ -73,6 +75,33 @@ def _fsync_dir(directory):
 def read_text(path):
     with open(path, 'r') as handle:
         return handle.read()
+
+
+def read_file(path, what):
+    """Text of a file named in an option; CertflowError naming ``what`` and the path."""
+    try:
+        return read_text(path)
+    except (IOError, OSError) as exc:
+        raise CertflowError('cannot read %s %s: %s' % (what, path, exc.strerror or exc))
+
+
+def flock_with_deadline(fd, timeout, message):
+    """Take an exclusive flock on ``fd``, polling with back-off until
+    ``timeout``; then fail with ``message``. The kernel drops the lock when the
+    holder dies, so a killed run never leaves a stale lock."""
+    end = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except (IOError, OSError) as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+        if time.monotonic() >= end:
+            raise CertflowError(message)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
 
 
 class Deadline:

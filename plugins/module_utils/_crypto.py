@@ -144,7 +144,8 @@ def _spki_der(thing):
     return _public_key(thing).public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def _signing_hash(key):
+def signing_hash(key):
+    """The hash to sign with ``key``: SHA-384 for P-384 and larger curves, none for Ed25519, else SHA-256."""
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return None
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
@@ -186,7 +187,7 @@ def build_csr(key, domains, ip_addresses=(), common_name=None):
     builder = (x509.CertificateSigningRequestBuilder()
                .subject_name(subject)
                .add_extension(x509.SubjectAlternativeName(names), critical=False))
-    csr = builder.sign(key, _signing_hash(key))
+    csr = builder.sign(key, signing_hash(key))
     return csr.public_bytes(serialization.Encoding.PEM).decode('ascii')
 
 

@@ -6,16 +6,9 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, read_text
+from ansible_collections.certflow.ssl.plugins.module_utils._common import read_file
 from ansible_collections.certflow.ssl.plugins.module_utils import _inspect
 from ansible_collections.certflow.ssl.plugins.module_utils._run import Run
-
-
-def _read(path, what):
-    try:
-        return read_text(path)
-    except (IOError, OSError) as exc:
-        raise CertflowError('cannot read %s %s: %s' % (what, path, exc.strerror or exc))
 
 
 def _revocation_lookup(run, order_provider):
@@ -31,10 +24,10 @@ def info(params):
     try:
         common = dict(renew_before_days=params['renew_before_days'], check_revocation=params['check_revocation'],
                       ca_bundle=params.get('ca_bundle'))
-        roots = _read(params['ca_bundle'], 'CA bundle') if params.get('ca_bundle') else None
-        key_pem = _read(params['private_key_src'], 'private key') if params.get('private_key_src') else None
+        roots = read_file(params['ca_bundle'], 'CA bundle') if params.get('ca_bundle') else None
+        key_pem = read_file(params['private_key_src'], 'private key') if params.get('private_key_src') else None
         if params.get('path') or params.get('content'):
-            pem = params.get('content') or _read(params['path'], 'certificate')
+            pem = params.get('content') or read_file(params['path'], 'certificate')
             lookup = _revocation_lookup(run, None) if params['check_revocation'] == 'crl' else None
             result = _inspect.describe(pem, key_pem=key_pem, roots_pem=roots, revocation_lookup=lookup, **common)
         elif params.get('name'):

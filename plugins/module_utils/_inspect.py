@@ -10,16 +10,9 @@ __metaclass__ = type
 import socket
 import ssl
 
-from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, read_text
+from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils import _revocation
-
-
-def _read(path, what):
-    try:
-        return read_text(path)
-    except (IOError, OSError) as exc:
-        raise CertflowError('cannot read %s %s: %s' % (what, path, exc.strerror or exc))
 
 
 def describe(pem, renew_before_days=30, key_pem=None, roots_pem=None, check_revocation='none', ca_bundle=None,

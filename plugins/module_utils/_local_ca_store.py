@@ -24,22 +24,21 @@ __metaclass__ = type
 import contextlib
 import datetime
 import errno
-import fcntl
 import ipaddress
 import json
 import os
 import pathlib
 import re
 import threading
-import time
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, atomic_write, ensure_dir, read_text
+from ansible_collections.certflow.ssl.plugins.module_utils._common import (
+    CertflowError, atomic_write, ensure_dir, flock_with_deadline, read_text)
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 
 DEFAULT_ROOT_NAME = 'certflow local root CA'
@@ -81,14 +80,6 @@ def parse_iso(text):
     return datetime.datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=datetime.timezone.utc)
 
 
-def _signing_hash(key):
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return None
-    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
-        return hashes.SHA384()
-    return hashes.SHA256()
-
-
 def _ca_key_usage():
     return x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
                          key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False)
@@ -106,30 +97,6 @@ def _check_leaf_key(public_key):
         raise CertflowError('the CSR key is RSA %d bits; the local CA signs RSA keys of at least %d bits' % (public_key.key_size, MIN_RSA_BITS))
     if not isinstance(public_key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)):
         raise CertflowError('the CSR key type %s is not supported by the local CA; use EC or RSA' % type(public_key).__name__.lstrip('_'))
-
-
-def _ensure_dir(path):
-    """ensure_dir that tolerates another process creating ``path`` at the same moment."""
-    try:
-        return ensure_dir(path, DIR_MODE)
-    except FileExistsError:
-        return ensure_dir(path, DIR_MODE)
-
-
-def _flock(fd, timeout, path):
-    end = time.monotonic() + timeout
-    delay = 0.01
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except (IOError, OSError) as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
-        if time.monotonic() >= end:
-            raise CertflowError('the local CA at %s is locked by another process for more than %ss' % (path, timeout))
-        time.sleep(delay)
-        delay = min(delay * 2, 0.2)
 
 
 class LocalCA:
@@ -205,10 +172,10 @@ class LocalCA:
             finally:
                 self._held.depth -= 1
             return
-        _ensure_dir(self.path)
+        ensure_dir(self.path, DIR_MODE)
         fd = os.open(self._file('.lock'), os.O_RDWR | os.O_CREAT, KEY_MODE)
         try:
-            _flock(fd, timeout, self.path)
+            flock_with_deadline(fd, timeout, 'the local CA at %s is locked by another process for more than %ss' % (self.path, timeout))
             self._held.depth = 1
             try:
                 yield
@@ -234,7 +201,7 @@ class LocalCA:
 
     def _create(self):
         for directory in (self.path, self._file('private'), self._file('certs'), self._file('orders')):
-            _ensure_dir(directory)
+            ensure_dir(directory, DIR_MODE)
         now = utcnow()
         if os.path.exists(self.root_cert_path) and os.path.exists(self.root_key_path):
             # A run that died after the root was written: keep that root, clients may trust it already.
@@ -266,7 +233,7 @@ class LocalCA:
                 .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
                 .add_extension(_ca_key_usage(), critical=True)
                 .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-                .sign(key, _signing_hash(key)))
+                .sign(key, _crypto.signing_hash(key)))
 
     def _build_intermediate(self, key, root_key, root_cert, now):
         not_after = min(now + datetime.timedelta(days=INTERMEDIATE_VALIDITY_DAYS), root_cert.not_valid_after_utc)
@@ -281,7 +248,7 @@ class LocalCA:
                 .add_extension(_ca_key_usage(), critical=True)
                 .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
                 .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
-                .sign(root_key, _signing_hash(root_key)))
+                .sign(root_key, _crypto.signing_hash(root_key)))
 
     def _signer(self):
         if self._signer_cache is None:
@@ -378,7 +345,7 @@ class LocalCA:
             cert = self._build_leaf(csr, domains, ips, serial, now, not_after, key, inter)
             serial_hex = _crypto.cert_serial_hex(cert)
             pem = _crypto.cert_to_pem(cert)
-            _ensure_dir(self._file('certs'))
+            ensure_dir(self._file('certs'), DIR_MODE)
             atomic_write(self.cert_path(serial_hex), pem, FILE_MODE)
             index['certificates'][serial_hex] = {
                 'order_id': order_id,
@@ -419,7 +386,7 @@ class LocalCA:
                    .add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
                        full_name=[x509.UniformResourceIdentifier(self.crl_distribution_point())],
                        relative_name=None, reasons=None, crl_issuer=None)]), critical=False))
-        return builder.sign(key, _signing_hash(key))
+        return builder.sign(key, _crypto.signing_hash(key))
 
     # -- revocation -----------------------------------------------------
     def revoke(self, cert, reason='unspecified'):
@@ -507,7 +474,7 @@ class LocalCA:
             if flag is not None:
                 revoked = revoked.add_extension(x509.CRLReason(flag), critical=False)
             builder = builder.add_revoked_certificate(revoked.build())
-        crl = builder.sign(key, _signing_hash(key))
+        crl = builder.sign(key, _crypto.signing_hash(key))
         atomic_write(self.crl_der_path, crl.public_bytes(serialization.Encoding.DER), FILE_MODE)
         atomic_write(self.crl_path, crl.public_bytes(serialization.Encoding.PEM), FILE_MODE)
         index['crl_updated_at'] = iso(now)
@@ -528,7 +495,7 @@ class LocalCA:
 
     def save_order(self, order):
         path = self.order_path(order['order_id'])
-        _ensure_dir(os.path.dirname(path))
+        ensure_dir(os.path.dirname(path), DIR_MODE)
         atomic_write(path, json.dumps(order, indent=2, sort_keys=True) + '\n', FILE_MODE)
 
     def orders(self):

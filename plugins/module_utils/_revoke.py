@@ -8,7 +8,7 @@ check mode."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, read_text
+from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, read_file
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._run import Run
 
@@ -24,10 +24,7 @@ def _load_target(run, params):
             raise CertflowError('no certificate or order named %s in %s' % (params['name'], run.store.root))
         return cert_pem, run.store.read(params['name'], 'privkey'), order
     if params.get('path'):
-        try:
-            return read_text(params['path']), None, None
-        except (IOError, OSError) as exc:
-            raise CertflowError('cannot read certificate %s: %s' % (params['path'], exc.strerror or exc))
+        return read_file(params['path'], 'certificate'), None, None
     if params.get('content'):
         return params['content'], None, None
     return None, None, {'order_id': params['order_id'], 'provider': params['provider'], 'status': 'pending_validation'}

@@ -8,7 +8,7 @@ providers and the workflow use."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, read_text
+from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, read_file
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._store import check_name, name_for_domain
 
@@ -52,18 +52,11 @@ def entries(params):
     return result
 
 
-def _read_option_file(path, what):
-    try:
-        return read_text(path)
-    except (IOError, OSError) as exc:
-        raise CertflowError('cannot read %s %s: %s' % (what, path, exc.strerror or exc))
-
-
 def load_csr_option(options):
     if options.get('csr_content'):
         return options['csr_content']
     if options.get('csr'):
-        return _read_option_file(options['csr'], 'CSR')
+        return read_file(options['csr'], 'CSR')
     return None
 
 
@@ -71,7 +64,7 @@ def load_key_option(options):
     if options.get('private_key_content'):
         return options['private_key_content']
     if options.get('private_key_src'):
-        return _read_option_file(options['private_key_src'], 'private key')
+        return read_file(options['private_key_src'], 'private key')
     return None
 
 

@@ -14,7 +14,6 @@ __metaclass__ = type
 import contextlib
 import datetime
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -27,6 +26,7 @@ from ansible_collections.certflow.ssl.plugins.module_utils._common import (
     CertflowError,
     atomic_write,
     ensure_dir,
+    flock_with_deadline,
     read_text,
 )
 
@@ -220,25 +220,9 @@ class Store:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, KEY_MODE)
             try:
-                _flock_with_deadline(fd, timeout, name)
+                flock_with_deadline(fd, timeout, '%s is locked by another run for more than %ss' % (name, timeout))
                 yield
             finally:
                 os.close(fd)
         finally:
             thread_lock.release()
-
-
-def _flock_with_deadline(fd, timeout, name):
-    end = time.monotonic() + timeout
-    delay = 0.01
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except (IOError, OSError) as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
-        if time.monotonic() >= end:
-            raise CertflowError('certificate %s is locked by another run for more than %ss' % (name, timeout))
-        time.sleep(delay)
-        delay = min(delay * 2, 0.5)
