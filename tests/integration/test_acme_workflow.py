@@ -241,3 +241,57 @@ def test_no_secret_in_output_even_with_vvv(services, acme_vars, tmp_path):
     with open(order_json) as handle:
         order_text = handle.read()
     assert acme_vars['tsig_secret'] not in order_text and 'PRIVATE KEY' not in order_text
+
+
+def test_cert_info_every_source_and_quota(services, acme_vars):
+    zone = acme_vars['zone']
+    acme_vars.update(cert_name='info', cert_domains=['info.' + zone, 'Bücher-info.' + zone])
+    issued = run_playbook(playbook('acme_dns.yml'), acme_vars).assert_ok()
+    serial = issued.task('Validate')['result']['certificates'][0]['serial']
+    acme_vars['live_port'] = services.pebble.port
+    result = run_playbook(playbook('acme_info.yml'), acme_vars).assert_ok()
+
+    quota = result.task('Quota')['result']
+    assert quota['unlimited'] is True and quota['remaining'] is None
+    by_path = result.task('By path')['result']
+    assert by_path['serial'] == serial
+    assert by_path['key_matches'] is True and by_path['chain_valid'] is True
+    assert by_path['needs_renewal'] is True
+    assert by_path['domains_unicode'] == ['info.' + zone, 'bücher-info.' + zone]
+    assert by_path['key_type'] == 'ec256'
+    assert result.task('By content')['result']['serial'] == serial
+    by_name = result.task('By name')['result']
+    assert by_name['serial'] == serial and by_name['status'] == 'issued' and by_name['key_matches'] is True
+    live = result.task('Live endpoint')['result']
+    assert live['domains'] == ['localhost'] and live['ip_addresses'] == ['127.0.0.1']
+    assert live['chain_valid'] is True and live['protocol'] in ('TLSv1.2', 'TLSv1.3')
+    everything = result.task('Whole store')['result']['certificates']
+    assert [c['name'] for c in everything] == ['info']
+
+
+def test_validate_check_mode_touches_nothing(services, acme_vars):
+    acme_vars.update(cert_name='checkval', cert_domains=['checkval.' + acme_vars['zone']])
+    run_playbook(playbook('single_task.yml'), dict(acme_vars, module='cert_request', module_args={
+        'name': 'checkval', 'domains': acme_vars['cert_domains']})).assert_ok()
+    before = pebble_requests(services)
+    result = run_playbook(playbook('acme_validate_check.yml'), acme_vars, check=True).assert_ok()
+    assert result.task('Validate')['result']['changed'] is True
+    assert pebble_requests(services) == before
+    assert services.bind.query_txt('_acme-challenge.checkval.' + acme_vars['zone']) == []
+    assert not os.path.exists(store_files(acme_vars['store_dir'], 'checkval')['cert'])
+
+
+def test_external_account_binding(pebble_eab, acme_vars):
+    acme_vars['certflow_defaults']['acme'] = {'directory': pebble_eab.directory_url, 'ca_bundle': pebble_eab.ca_bundle,
+                                              'eab_kid': pebble_eab.eab_kid, 'eab_hmac_key': pebble_eab.eab_hmac_key}
+    acme_vars.update(cert_name='eab', cert_domains=['eab.' + acme_vars['zone']])
+    result = run_playbook(playbook('acme_dns.yml'), acme_vars).assert_ok()
+    assert result.task('Validate')['result']['certificates'][0]['status'] == 'issued'
+    assert pebble_eab.eab_hmac_key not in result.output
+
+    acme_vars['certflow_defaults']['acme'].pop('eab_kid')
+    acme_vars['certflow_defaults']['acme'].pop('eab_hmac_key')
+    acme_vars['certflow_defaults']['store_dir'] = acme_vars['store_dir'] + '-no-eab'
+    refused = run_playbook(playbook('acme_dns.yml'), acme_vars)
+    assert refused.rc != 0
+    assert 'external account binding' in refused.task('Request')['result']['msg']
