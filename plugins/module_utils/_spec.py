@@ -18,7 +18,7 @@ PER_CERTIFICATE_OPTIONS = (
     'name', 'domains', 'ip_addresses', 'key_type', 'reuse_key', 'csr', 'csr_content',
     'private_key_src', 'private_key_content', 'validation', 'product', 'contact', 'company',
     'quick_issue', 'renew_before_days', 'force', 'method', 'dns_provider', 'rfc2136', 'alidns',
-    'webroot', 'nameservers', 'http_check_port', 'provider', 'acme', 'aliyun', 'local_ca',
+    'webroot', 'nameservers', 'http_check_port', 'provider', 'acme', 'aliyun', 'local_ca', 'order_id',
 )
 
 

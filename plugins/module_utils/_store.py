@@ -97,6 +97,14 @@ class Store:
                     found.append(entry)
         return found
 
+    def name_of_order(self, order_id):
+        """The certificate whose order.json holds ``order_id``."""
+        for name in self.names():
+            order = self.load_order(name) or {}
+            if order.get('order_id') == order_id:
+                return name
+        raise CertflowError('no certificate in %s has the order %s' % (self.root, order_id))
+
     def account_dir(self, key):
         """A private folder for a CA account (keyed by e.g. the ACME directory URL)."""
         digest = hashlib.sha256(key.encode('utf-8')).hexdigest()[:16]

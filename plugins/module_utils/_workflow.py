@@ -51,10 +51,12 @@ def _request_one(run, options):
 
 def _validate_one(run, options):
     name = options.get('name')
+    if not name and options.get('order_id'):
+        name = run.store.name_of_order(options['order_id'])
     if not name and options.get('domains'):
         name = name_for_domain(_crypto.normalize_domain(options['domains'][0])[0])
     if not name:
-        raise CertflowError('name (or domains) is required to validate a certificate')
+        raise CertflowError('name, domains or order_id is required to validate a certificate')
     check_name(name)
     return validate_certificate(run, name, options)
 

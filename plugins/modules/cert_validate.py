@@ -35,6 +35,9 @@ options:
   name:
     description: Name of the certificate in the store.
     type: str
+  order_id:
+    description: The CA's order id (as returned by M(certflow.ssl.cert_request)); the certificate in the store with that order is validated.
+    type: str
   domains:
     description: The certificate's domains; its name is derived from the first one when O(name) is not given.
     type: list
@@ -157,6 +160,7 @@ from ansible_collections.certflow.ssl.plugins.module_utils._workflow import vali
 
 CERTIFICATE_OPTIONS = dict(
     name=dict(type='str'),
+    order_id=dict(type='str'),
     domains=dict(type='list', elements='str'),
     method=dict(type='str', choices=['dns', 'dns_manual', 'http', 'email', 'none']),
     webroot=dict(type='path'),
@@ -179,8 +183,8 @@ def main():
     module = CertflowModule(
         argument_spec,
         supports_check_mode=True,
-        mutually_exclusive=[('name', 'certificates')],
-        required_one_of=[('name', 'domains', 'certificates')],
+        mutually_exclusive=[('name', 'certificates'), ('order_id', 'certificates')],
+        required_one_of=[('name', 'domains', 'order_id', 'certificates')],
     )
     module.run(lambda m: validate_all(m.params, m.check_mode))
 

@@ -295,3 +295,42 @@ def test_external_account_binding(pebble_eab, acme_vars):
     refused = run_playbook(playbook('acme_dns.yml'), acme_vars)
     assert refused.rc != 0
     assert 'external account binding' in refused.task('Request')['result']['msg']
+
+
+def _task(acme_vars, module, args, check=False):
+    return run_playbook(playbook('single_task.yml'), dict(acme_vars, module=module, module_args=args), check=check)
+
+
+def test_bring_your_own_csr_and_key_validated_by_order_id(services, acme_vars, tmp_path):
+    zone = acme_vars['zone']
+    key = _crypto.generate_private_key('rsa2048')
+    key_file = tmp_path / 'own.key'
+    key_file.write_text(_crypto.private_key_to_pem(key))
+    csr_file = tmp_path / 'own.csr'
+    csr_file.write_text(_crypto.build_csr(key, ['own.' + zone]))
+    requested = _task(acme_vars, 'cert_request', {'name': 'own', 'csr': str(csr_file), 'private_key_src': str(key_file)}).assert_ok()
+    entry = requested.task('Request')['result']['certificates'][0]
+    assert entry['domains'] == ['own.' + zone]
+    validated = _task(acme_vars, 'cert_validate', {'order_id': entry['order_id'], 'method': 'dns', 'rfc2136': acme_vars['rfc2136_settings'],
+                                                   'nameservers': [acme_vars['nameserver']]}).assert_ok()
+    assert validated.task('Validate')['result']['certificates'][0]['name'] == 'own'
+    summary = assert_issued_and_verifies(services, acme_vars['store_dir'], 'own', ['own.' + zone])
+    assert summary['key_type'] == 'rsa2048'
+    with open(store_files(acme_vars['store_dir'], 'own')['privkey']) as handle:
+        assert _crypto.cert_matches_key(_crypto.load_certificate(open(store_files(acme_vars['store_dir'], 'own')['cert']).read()),
+                                        _crypto.load_private_key(handle.read()))
+    assert _crypto.public_key_pem(key) == _crypto.public_key_pem(_crypto.load_private_key(key_file.read_text()))
+
+
+def test_reuse_key_on_renewal(services, acme_vars):
+    zone = acme_vars['zone']
+    acme_vars.update(cert_name='samekey', cert_domains=['samekey.' + zone])
+    run_playbook(playbook('acme_dns.yml'), acme_vars).assert_ok()
+    with open(store_files(acme_vars['store_dir'], 'samekey')['privkey']) as handle:
+        first_key = handle.read()
+    _task(acme_vars, 'cert_request', {'name': 'samekey', 'domains': acme_vars['cert_domains'], 'force': True, 'reuse_key': True}).assert_ok()
+    _task(acme_vars, 'cert_validate', {'name': 'samekey', 'method': 'dns', 'rfc2136': acme_vars['rfc2136_settings'],
+                                       'nameservers': [acme_vars['nameserver']]}).assert_ok()
+    with open(store_files(acme_vars['store_dir'], 'samekey')['privkey']) as handle:
+        assert handle.read() == first_key
+    assert len(os.listdir(os.path.join(acme_vars['store_dir'], 'samekey', 'archive'))) == 1
