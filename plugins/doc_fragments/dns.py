@@ -48,13 +48,13 @@ options:
     type: dict
     suboptions:
       access_key_id:
-        description: AccessKey ID. Falls back to E(ALIBABA_CLOUD_ACCESS_KEY_ID).
+        description: AccessKey ID. Defaults to O(aliyun.access_key_id), then E(ALIBABA_CLOUD_ACCESS_KEY_ID).
         type: str
       access_key_secret:
-        description: AccessKey secret. Falls back to E(ALIBABA_CLOUD_ACCESS_KEY_SECRET).
+        description: AccessKey secret. Defaults to O(aliyun.access_key_secret), then E(ALIBABA_CLOUD_ACCESS_KEY_SECRET).
         type: str
       security_token:
-        description: STS token. Falls back to E(ALIBABA_CLOUD_SECURITY_TOKEN).
+        description: STS token. Defaults to O(aliyun.security_token), then E(ALIBABA_CLOUD_SECURITY_TOKEN).
         type: str
       endpoint:
         description: API endpoint, a host name or a full URL. Default U(https://alidns.aliyuncs.com).

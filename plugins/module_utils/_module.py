@@ -73,10 +73,12 @@ def dns_argument_spec():
             key_algorithm=dict(type='str', no_log=False, default='hmac-sha256', fallback=_env('CERTFLOW_RFC2136_KEY_ALGORITHM')),
             zone=dict(type='str'),
         )),
+        # No environment fallbacks here: the alidns provider takes the aliyun
+        # credentials first and only then the environment.
         alidns=dict(type='dict', apply_defaults=True, options=dict(
-            access_key_id=dict(type='str', no_log=False, fallback=_env('ALIBABA_CLOUD_ACCESS_KEY_ID')),
-            access_key_secret=dict(type='str', no_log=True, fallback=_env('ALIBABA_CLOUD_ACCESS_KEY_SECRET')),
-            security_token=dict(type='str', no_log=True, fallback=_env('ALIBABA_CLOUD_SECURITY_TOKEN')),
+            access_key_id=dict(type='str', no_log=False),
+            access_key_secret=dict(type='str', no_log=True),
+            security_token=dict(type='str', no_log=True),
             endpoint=dict(type='str'),
             domain=dict(type='str'),
             ttl=dict(type='int', default=600),

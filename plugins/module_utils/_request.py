@@ -97,13 +97,20 @@ def _request(run, spec, options):
         return certificate_entry(spec, store, status, None, summary, changed=True, action='renew' if renewing else 'create')
 
     key_pem, csr_pem = _key_and_csr(run, spec, options)
-    if renewing:
-        new_order = provider.renew(order, spec, csr_pem)
-    else:
-        new_order = provider.create_order(spec, csr_pem, submit=submit)
+    # The key is kept before the CA hears of the order, so a run that dies just
+    # after the CA accepted it can still install the certificate later.
     if key_pem:
         store.save_pending_key(name, key_pem)
-    new_order.update({'name': name, 'provider': provider.name, 'identifiers': spec['identifiers'],
+    try:
+        if renewing:
+            new_order = provider.renew(order, spec, csr_pem)
+        else:
+            new_order = provider.create_order(spec, csr_pem, submit=submit)
+    except Exception:
+        if key_pem:
+            store.discard_pending_key(name)
+        raise
+    new_order.update({'name': name, 'provider': provider.name, 'identifiers': spec['identifiers'], 'own_key': bool(key_pem),
                       'validation': spec['validation'], 'domains_unicode': spec['domains_unicode'], 'csr': csr_pem})
     new_order = store.save_order(name, new_order)
     return certificate_entry(spec, store, new_order['status'], new_order, summary, changed=True,

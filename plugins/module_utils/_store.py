@@ -159,6 +159,18 @@ class Store:
         ensure_dir(os.path.dirname(self._pending_key_path(name)), DIR_MODE)
         atomic_write(self._pending_key_path(name), key_pem, KEY_MODE)
 
+    def discard_pending_key(self, name):
+        """Forget a pending key whose order never reached the CA; remove the
+        certificate folder too when that leaves it empty."""
+        pending = self._pending_key_path(name)
+        if os.path.exists(pending):
+            os.unlink(pending)
+        for folder in (os.path.dirname(pending), self.cert_dir(name)):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break
+
     def install(self, name, cert, chain, fullchain, key=None):
         """Make a newly issued certificate current: archive what is there,
         then replace each file atomically (key last but one, cert last, so a

@@ -142,13 +142,15 @@ def _validate(run, name, options):
             order['status'] = 'processing'
             order = store.save_order(name, order)
         if not wait:
-            status, _retry = provider.poll(order)
-            order['status'] = status if status != 'pending_validation' else 'processing'
+            polled, _retry = provider.poll(order)
+            order['status'] = polled if polled != 'pending_validation' else 'processing'
             order = store.save_order(name, order)
             if order['status'] != 'issued':
                 if order['status'] == 'failed':
                     raise CertflowError('the CA refused %s: %s' % (name, order.get('error') or 'no reason given'))
-                return certificate_entry(spec, store, order['status'], order, summary, changed=True)
+                # Changed when proofs were placed now or the CA moved the order on.
+                return certificate_entry(spec, store, order['status'], order, summary,
+                                         changed=status == 'pending_validation' or order['status'] != status)
         else:
             _wait_for_issue(run, provider, order, name)
     except CertflowError:
@@ -187,8 +189,9 @@ def install_issued(run, provider, order, name):
     cert = _crypto.load_certificate(issued['cert'])
     chain = _crypto.load_certificates(issued['chain']) if issued.get('chain') else []
     key_pem = store.read_pending_key(name) or issued.get('key')
-    if not key_pem and order.get('reuse_key'):
-        key_pem = store.read(name, 'privkey')
+    if not key_pem and order.get('own_key'):
+        raise CertflowError('the private key made for the order of %s is missing from %s; nothing was installed. '
+                            'Start a new order with certflow.ssl.cert_request force: true' % (name, store.cert_dir(name)))
     if key_pem and not _crypto.cert_matches_key(cert, _crypto.load_private_key(key_pem)):
         raise CertflowError('the certificate the CA issued for %s does not match our private key; nothing was installed' % name)
     summary = _crypto.cert_summary(cert)
