@@ -8,7 +8,12 @@ import secrets
 
 import pytest
 
+from tests.emulator.aliyun_emulator import AliyunEmulator
 from tests.lib import services as service_lib
+
+# The emulator's resource plans: the products every Alibaba Cloud test may use.
+ALIYUN_DV_PRODUCT = 'digicert-free-1-free'
+ALIYUN_OV_PRODUCT = 'geotrust-ov-1-personal'
 
 
 def pytest_collection_modifyitems(config, items):
@@ -44,6 +49,32 @@ def pebble_eab(services, tmp_path_factory):
                                       eab_keys={'kid-1': hmac_key})
     yield pebble
     pebble.stop()
+
+
+@pytest.fixture(scope='session')
+def aliyun_emulator(services):
+    """The Alibaba Cloud CAS + Alidns emulator for the whole session (plain http on loopback).
+
+    It checks DNS proofs by asking the session's BIND, pushes Alidns records into
+    that BIND with RFC 2136, and fetches file proofs from the session's nginx. It
+    accepts one AccessKey pair, found on ``.access_key_id`` / ``.access_key_secret``
+    (the secret is random per session, so a test can look for it in any output);
+    ``.dv_product`` (50) and ``.ov_product`` (5) have resource plans. Tests share
+    it: use fresh domain names and compare quota counts before and after.
+    """
+    bind = services.bind
+    key_id = 'LTAI5tIntegration01'
+    secret = 'integration-secret-%s' % secrets.token_hex(8)
+    rfc2136 = {'server': bind.nameserver, 'key_name': bind.tsig_name, 'key_secret': bind.tsig_secret,
+               'key_algorithm': bind.tsig_algorithm}
+    with AliyunEmulator(credentials={key_id: secret}, dns_server=bind.nameserver, http_port=services.web.http_port,
+                        rfc2136=rfc2136, alidns_zones=[bind.zone],
+                        packages={ALIYUN_DV_PRODUCT: 50, ALIYUN_OV_PRODUCT: 5}) as running:
+        running.access_key_id = key_id
+        running.access_key_secret = secret
+        running.dv_product = ALIYUN_DV_PRODUCT
+        running.ov_product = ALIYUN_OV_PRODUCT
+        yield running
 
 
 @pytest.fixture

@@ -17,26 +17,21 @@ from ansible_collections.certflow.ssl.plugins.module_utils._ca.aliyun import Ali
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import STATUSES, ProviderContext
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline, wait_until
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.alidns import AlidnsProvider
-from tests.emulator.aliyun_emulator import AliyunEmulator
 
-KEY_ID = 'LTAI5tIntegration01'
-SECRET = 'integration-secret-%s' % secrets.token_hex(4)
 DV = 'digicert-free-1-free'
 OV = 'geotrust-ov-1-personal'
 
 
-@pytest.fixture(scope='module')
-def emulator(services):
-    bind = services.bind
-    rfc2136 = {'server': bind.nameserver, 'key_name': bind.tsig_name, 'key_secret': bind.tsig_secret,
-               'key_algorithm': bind.tsig_algorithm}
-    with AliyunEmulator(credentials={KEY_ID: SECRET}, dns_server=bind.nameserver, http_port=services.web.http_port,
-                        rfc2136=rfc2136, alidns_zones=[bind.zone], packages={DV: 50, OV: 5}) as running:
-        yield running
+@pytest.fixture
+def emulator(aliyun_emulator):
+    """The session's emulator (tests/integration/conftest.py); DV has 50, OV 5 in its plans."""
+    assert (aliyun_emulator.dv_product, aliyun_emulator.ov_product) == (DV, OV)
+    return aliyun_emulator
 
 
 def settings(emulator, **extra):
-    return dict({'access_key_id': KEY_ID, 'access_key_secret': SECRET, 'endpoint': emulator.endpoint}, **extra)
+    return dict({'access_key_id': emulator.access_key_id, 'access_key_secret': emulator.access_key_secret,
+                 'endpoint': emulator.endpoint}, **extra)
 
 
 def context():
@@ -404,7 +399,7 @@ def test_wrong_secret_is_a_clear_error(emulator):
     with pytest.raises(CertflowError) as caught:
         provider.quota(DV)
     assert 'signature was rejected' in caught.value.msg and 'access_key_secret' in caught.value.msg
-    assert 'wrong-secret-value' not in caught.value.msg and SECRET not in caught.value.msg
+    assert 'wrong-secret-value' not in caught.value.msg and emulator.access_key_secret not in caught.value.msg
 
 
 def test_unknown_key_id_is_a_clear_error(emulator):
@@ -415,8 +410,8 @@ def test_unknown_key_id_is_a_clear_error(emulator):
 
 
 def test_credentials_from_environment(emulator, monkeypatch):
-    monkeypatch.setenv('ALIBABA_CLOUD_ACCESS_KEY_ID', KEY_ID)
-    monkeypatch.setenv('ALIBABA_CLOUD_ACCESS_KEY_SECRET', SECRET)
+    monkeypatch.setenv('ALIBABA_CLOUD_ACCESS_KEY_ID', emulator.access_key_id)
+    monkeypatch.setenv('ALIBABA_CLOUD_ACCESS_KEY_SECRET', emulator.access_key_secret)
     monkeypatch.delenv('ALIBABA_CLOUD_SECURITY_TOKEN', raising=False)
     assert AliyunProvider({'endpoint': emulator.endpoint}, context()).quota(DV)['total'] == 50
     assert AlidnsProvider({'endpoint': emulator.endpoint}, context()).zone_for('_dnsauth.x.certflow.test') == 'certflow.test'
@@ -481,6 +476,7 @@ def test_alidns_domain_setting(emulator):
 
 
 def test_alidns_credentials_fall_back_to_aliyun_settings(emulator):
-    provider = AlidnsProvider({'endpoint': emulator.endpoint, 'aliyun': {'access_key_id': KEY_ID, 'access_key_secret': SECRET}},
+    provider = AlidnsProvider({'endpoint': emulator.endpoint, 'aliyun': {'access_key_id': emulator.access_key_id,
+                                                                          'access_key_secret': emulator.access_key_secret}},
                               context())
     assert provider.zone_for('a.b.certflow.test') == 'certflow.test'
