@@ -25,6 +25,12 @@ def test_readme_example_is_the_tested_playbook():
         assert readme_block('example: acme') == handle.read()
 
 
+def test_readme_aliyun_example_is_the_tested_playbook():
+    # tests/integration/test_aliyun_workflow.py runs this file against the emulator
+    with open(os.path.join(ROOT, 'tests', 'integration', 'playbooks', 'aliyun_readme_example.yml'), encoding='utf-8') as handle:
+        assert readme_block('example: aliyun') == handle.read()
+
+
 def test_readme_example_runs_against_pebble(services, store_dir):
     env = {
         'CERTFLOW_STORE_DIR': store_dir,
