@@ -16,8 +16,9 @@ description:
     names (ASCII and Unicode), key type, whether the chain verifies, whether the key matches and, when asked,
     the revocation status by OCSP or CRL.
   - Give one of O(path), O(content), O(name) or O(host); with none of them every certificate of O(store_dir) is listed.
-author: certflow.ssl contributors
+author: certflow.ssl contributors (@certflow-ssl)
 extends_documentation_fragment:
+  - certflow.ssl.attributes
   - certflow.ssl.provider
 attributes:
   check_mode:

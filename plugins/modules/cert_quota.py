@@ -15,8 +15,9 @@ description:
   - The purchase step of the workflow. Alibaba Cloud reports the certificate packages bought; the local CA
     reports O(local_ca.quota); ACME CAs have no quota and report RV(unlimited=true).
   - Fails early, before any order is made, when fewer than O(min_remaining) are left.
-author: certflow.ssl contributors
+author: certflow.ssl contributors (@certflow-ssl)
 extends_documentation_fragment:
+  - certflow.ssl.attributes
   - certflow.ssl.provider
 attributes:
   check_mode:

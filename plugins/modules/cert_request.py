@@ -19,8 +19,9 @@ description:
   - Renews a certificate inside O(renew_before_days); the current files are only replaced once the
     new certificate is issued (see M(certflow.ssl.cert_validate)).
   - Unicode (internationalized) domain names are converted to Punycode (UTS 46) and returned both ways.
-author: certflow.ssl contributors
+author: certflow.ssl contributors (@certflow-ssl)
 extends_documentation_fragment:
+  - certflow.ssl.attributes
   - certflow.ssl.provider
 attributes:
   check_mode:

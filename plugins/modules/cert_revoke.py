@@ -13,10 +13,11 @@ short_description: Revoke an issued certificate or cancel a pending order
 version_added: 0.1.0
 description:
   - Revocation is irreversible; browsers reject the certificate afterwards. It is only done with O(confirm=true)
-    and never in check mode. A certificate that is already revoked gives RV(changed=false).
+    and never in check mode. A certificate that is already revoked gives C(changed=false).
   - O(state=cancelled) cancels an order that is not issued yet (at Alibaba Cloud this returns the quota).
-author: certflow.ssl contributors
+author: certflow.ssl contributors (@certflow-ssl)
 extends_documentation_fragment:
+  - certflow.ssl.attributes
   - certflow.ssl.provider
 attributes:
   check_mode:

@@ -22,8 +22,9 @@ description:
     the key and its chain verifies. Records and files it created are removed afterwards.
   - With O(wait=false) it returns V(processing) at once; run it again later (another job, even another machine
     sharing the store) to resume the same order. That is how multi-day OV/EV reviews are scheduled.
-author: certflow.ssl contributors
+author: certflow.ssl contributors (@certflow-ssl)
 extends_documentation_fragment:
+  - certflow.ssl.attributes
   - certflow.ssl.provider
   - certflow.ssl.dns
 attributes:

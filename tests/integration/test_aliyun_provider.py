@@ -476,7 +476,6 @@ def test_alidns_domain_setting(emulator):
 
 
 def test_alidns_credentials_fall_back_to_aliyun_settings(emulator):
-    provider = AlidnsProvider({'endpoint': emulator.endpoint, 'aliyun': {'access_key_id': emulator.access_key_id,
-                                                                          'access_key_secret': emulator.access_key_secret}},
-                              context())
+    aliyun_credentials = {'access_key_id': emulator.access_key_id, 'access_key_secret': emulator.access_key_secret}
+    provider = AlidnsProvider({'endpoint': emulator.endpoint, 'aliyun': aliyun_credentials}, context())
     assert provider.zone_for('a.b.certflow.test') == 'certflow.test'

@@ -82,7 +82,7 @@ def test_retry_after_header_is_honoured():
 
 
 def test_gives_up_after_max_attempts_with_clear_message():
-    session = FakeSession(*[FakeResponse(400, error_body('Throttling.User')) for _ in range(3)])
+    session = FakeSession(*[FakeResponse(400, error_body('Throttling.User')) for _attempt in range(3)])
     api, sleeps = make_client(session, max_attempts=3)
     with pytest.raises(client.AliyunAPIError) as caught:
         api.call('DescribePackageState')
@@ -228,11 +228,16 @@ def test_emulator_unknown_key(emulator):
 
 
 def test_emulator_clock_off(emulator):
-    late = lambda: datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=20)  # noqa: E731
+    def late():
+        return datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=20)
+
     with pytest.raises(client.AliyunAPIError) as caught:
         emulator_client(emulator, clock=late).call('DescribePackageState')
     assert caught.value.code == 'InvalidTimeStamp.Expired' and 'check the clock' in caught.value.msg
-    ok = lambda: datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=10)  # noqa: E731
+
+    def ok():
+        return datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=10)
+
     emulator_client(emulator, clock=ok).call('DescribePackageState')
 
 

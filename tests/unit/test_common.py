@@ -32,7 +32,7 @@ def test_atomic_write_failure_keeps_old_file(tmp_path):
 
 def test_backoff_grows_and_caps():
     intervals = backoff(initial=0.1, factor=2, maximum=0.5)
-    assert [next(intervals) for _ in range(5)] == [0.1, 0.2, 0.4, 0.5, 0.5]
+    assert [next(intervals) for _step in range(5)] == [0.1, 0.2, 0.4, 0.5, 0.5]
 
 
 class FakeClock:

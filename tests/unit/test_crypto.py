@@ -27,7 +27,7 @@ needs_openssl = pytest.mark.skipif(not HAVE_OPENSSL, reason='openssl CLI not ins
 # ------------------------------------------------------------------ helpers
 
 def openssl(*args, input_text=None):
-    result = subprocess.run(('openssl',) + args, input=input_text, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(('openssl',) + args, input=input_text, capture_output=True, text=True, timeout=30, check=False)
     return result.returncode, result.stdout + result.stderr
 
 
@@ -328,7 +328,7 @@ def test_csr_verified_by_openssl(tmp_path, key_type):
     key_path = tmp_path / 'key.pem'
     key_path.write_text(_crypto.private_key_to_pem(key))
     code, out = openssl('pkey', '-in', str(key_path), '-pubout')
-    _, csr_pub = openssl('req', '-in', str(path), '-pubkey', '-noout')
+    csr_pub = openssl('req', '-in', str(path), '-pubkey', '-noout')[1]
     assert out.strip() == csr_pub.strip() == _crypto.public_key_pem(key).strip()
 
 
