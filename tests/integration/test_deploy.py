@@ -1,0 +1,332 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The deploy role, run by the real ansible-playbook from a certificate store to a private nginx and
+apache2 on loopback ports (with the nginx and apache roles for the sites and the reload handlers),
+checked with real TLS handshakes: first deployment, replacement with backup, refusal of a key that
+does not match or a chain that does not verify, rollback when the endpoint keeps the old certificate
+or the server rejects its configuration, and the PFX bundle."""
+
+import hashlib
+import json
+import os
+import shutil
+import ssl
+import stat
+import subprocess
+import sys
+import tempfile
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from tests.lib import services
+from tests.lib import playbook as playbook_lib
+from tests.lib.playbook import CALLBACK_DIR, PlaybookResult, _ansible_playbook, _read_records, run_playbook
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from tests.lib.webservers import PrivateApache, PrivateNginx, TestPKI, eventually, handshake  # noqa: E402
+
+PLAYBOOKS = os.path.join(HERE, 'playbooks')
+INVENTORY = os.path.join(HERE, 'inventories', 'deploy')
+KINDS = ('privkey', 'cert', 'chain', 'fullchain')
+HOSTS = ('web-nginx', 'web-apache')
+
+
+# --------------------------------------------------------------------------- running playbooks with an inventory
+
+def run_inventory_playbook(playbook, inventory, extra_vars, limit=None, timeout=300):
+    """ansible-playbook with a real inventory (groups, several hosts); otherwise like tests.lib.playbook.run_playbook
+    (the same recorder, CERTFLOW_TEST_VERBOSITY and result observers)."""
+    workdir = tempfile.mkdtemp(prefix='certflow-inventory-playbook-')
+    try:
+        records_path = os.path.join(workdir, 'records.jsonl')
+        vars_path = os.path.join(workdir, 'extra_vars.json')
+        with open(vars_path, 'w') as handle:
+            json.dump(extra_vars, handle)
+        argv = [_ansible_playbook(), '-i', inventory, '-e', '@' + vars_path] + (['--limit', limit] if limit else [])
+        verbosity = int(os.environ.get('CERTFLOW_TEST_VERBOSITY') or 0)
+        if verbosity:
+            argv.append('-' + 'v' * verbosity)
+        argv.append(playbook)
+        env = dict(os.environ)
+        env.update({
+            'ANSIBLE_NOCOLOR': '1', 'ANSIBLE_FORCE_COLOR': '0', 'ANSIBLE_CALLBACKS_ENABLED': 'certflow_recorder',
+            'ANSIBLE_CALLBACK_PLUGINS': CALLBACK_DIR, 'ANSIBLE_HOST_KEY_CHECKING': 'False', 'ANSIBLE_RETRY_FILES_ENABLED': 'False',
+            'ANSIBLE_PIPELINING': 'True', 'CERTFLOW_RECORDER_FILE': records_path,
+        })
+        completed = subprocess.run(argv, cwd=os.path.dirname(playbook), env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                                   text=True, timeout=timeout, check=False)
+        result = PlaybookResult(argv, completed.returncode, completed.stdout, completed.stderr, _read_records(records_path))
+        for observer in getattr(playbook_lib, 'OBSERVERS', []):
+            observer(result)
+        return result
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def changed_tasks(result, host=None):
+    return [(record['host'], record['task']) for record in result.tasks
+            if record['status'] == 'changed' and (host is None or record['host'] == host)]
+
+
+# --------------------------------------------------------------------------- the store and the servers
+
+def put_in_store(store_dir, name, server_cert, privkey_from=None, chain_pem=None):
+    """Write a certificate into the store layout (privkey, cert, chain, fullchain); optionally with
+    another certificate's key or another chain, to test the refusals."""
+    folder = os.path.join(store_dir, name)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    with open(server_cert.fullchain, 'rb') as handle:
+        fullchain = handle.read()
+    leaf = x509.load_pem_x509_certificates(fullchain)[0].public_bytes(serialization.Encoding.PEM)
+    with open(server_cert.chain, 'rb') as handle:
+        chain = handle.read()
+    if chain_pem is not None:
+        chain = chain_pem
+    with open((privkey_from or server_cert).privkey, 'rb') as handle:
+        key = handle.read()
+    files = {'privkey': key, 'cert': leaf, 'chain': chain, 'fullchain': leaf + chain}
+    for kind, data in files.items():
+        path = os.path.join(folder, kind + '.pem')
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if kind == 'privkey' else 0o644), 'wb') as handle:
+            handle.write(data)
+
+
+def digest(path):
+    with open(path, 'rb') as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def hex_serial(number):
+    """A serial as cert_info spells it: lowercase hex padded to whole bytes."""
+    text = '%x' % number
+    return '0' + text if len(text) % 2 else text
+
+
+def serial_of(path):
+    with open(path, 'rb') as handle:
+        return x509.load_pem_x509_certificate(handle.read()).serial_number
+
+
+class Bench:
+    """Both servers, the PKI, the store and the extra vars of inventories/deploy."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.pki = TestPKI(os.path.join(workdir, 'tls'))
+        self.other_pki = TestPKI(os.path.join(workdir, 'other-tls'))
+        self.store_dir = os.path.join(workdir, 'store')
+        os.makedirs(self.store_dir, mode=0o700)
+        self.deploy_root = os.path.join(workdir, 'deploy')
+        self.docroot = os.path.join(workdir, 'www')
+        os.makedirs(self.docroot)
+        with open(os.path.join(self.docroot, 'index.html'), 'w') as handle:
+            handle.write('certflow deploy test\n')
+        os.chmod(self.docroot, 0o755)
+        self.nginx = PrivateNginx(os.path.join(workdir, 'nginx'))
+        self.apache = PrivateApache(os.path.join(workdir, 'apache'))
+        self.ports = {'nginx': (services.free_port(), services.free_port()), 'apache': (services.free_port(), services.free_port())}
+
+    def start(self):
+        self.nginx.start(services.free_port())
+        self.apache.start(services.free_port())
+
+    def stop(self):
+        self.nginx.stop()
+        self.apache.stop()
+
+    def extra_vars(self, **nginx_changes):
+        nginx_vars, apache_vars = self.nginx.role_vars(), self.apache.role_vars()
+        nginx = {
+            'https_port': self.ports['nginx'][0], 'http_port': self.ports['nginx'][1],
+            'challenge_root': os.path.join(self.workdir, 'challenges-nginx'),
+            'sites_dir': nginx_vars['certflow_nginx_sites_dir'], 'sites_enabled_dir': nginx_vars['certflow_nginx_sites_enabled_dir'],
+            'config_test_command': nginx_vars['certflow_nginx_config_test_command'],
+            'reload_command': nginx_vars['certflow_nginx_reload_command'],
+        }
+        nginx.update(nginx_changes)
+        apache = {
+            'https_port': self.ports['apache'][0], 'http_port': self.ports['apache'][1],
+            'challenge_root': os.path.join(self.workdir, 'challenges-apache'),
+            'sites_dir': apache_vars['certflow_apache_sites_dir'], 'sites_enabled_dir': apache_vars['certflow_apache_sites_enabled_dir'],
+            'conf_dir': apache_vars['certflow_apache_conf_dir'], 'conf_enabled_dir': apache_vars['certflow_apache_conf_enabled_dir'],
+            'runtime_dir': apache_vars['certflow_apache_runtime_dir'],
+            'config_test_command': apache_vars['certflow_apache_config_test_command'],
+            'reload_command': apache_vars['certflow_apache_reload_command'],
+        }
+        return {'certflow_test': {'store_dir': self.store_dir, 'deploy_root': self.deploy_root, 'docroot': self.docroot,
+                                  'verify_retries': 4, 'nginx': nginx, 'apache': apache}}
+
+    def run(self, limit=None, **nginx_changes):
+        return run_inventory_playbook(os.path.join(PLAYBOOKS, 'deploy_webservers.yml'), INVENTORY, self.extra_vars(**nginx_changes),
+                                      limit=limit)
+
+    def deployed(self, host, kind='cert'):
+        return os.path.join(self.deploy_root, host, 'www', kind + '.pem')
+
+    def deployed_digests(self):
+        return {(host, kind): digest(self.deployed(host, kind)) for host in HOSTS for kind in KINDS}
+
+    def served(self, kind, version=ssl.TLSVersion.TLSv1_3):
+        return handshake(self.ports[kind][0], 'www.test', version, self.pki.ca_path)[1]
+
+    def wait_served(self, kind, serial):
+        def check():
+            served = self.served(kind)
+            assert served == serial, '%s serves %x, expected %x' % (kind, served, serial)
+        eventually(check)
+
+
+@pytest.fixture(scope='module')
+def bench():
+    if os.geteuid() != 0:
+        pytest.skip('the private nginx and apache2 need root')
+    missing = services.missing_binaries(('nginx', 'apache2', 'openssl'))
+    if missing:
+        pytest.fail('%s not installed; run `make test`' % ', '.join(missing), pytrace=False)
+    # Readable by the unprivileged apache2 children (pytest's tmp_path is private to root).
+    workdir = tempfile.mkdtemp(prefix='certflow-deploy-')
+    os.chmod(workdir, 0o755)
+    bench = Bench(workdir)
+    try:
+        bench.start()
+        yield bench
+    finally:
+        bench.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- tests (in order: each builds on the last)
+
+def test_first_deployment_is_served_with_safe_modes_and_is_idempotent(bench):
+    first = bench.pki.issue('v1', ['www.test'])
+    put_in_store(bench.store_dir, 'www', first)
+    result = bench.run().assert_ok()
+    for kind in ('nginx', 'apache'):
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            bench_version, serial = handshake(bench.ports[kind][0], 'www.test', version, bench.pki.ca_path)
+            assert serial == first.serial, kind
+            assert bench_version == {'TLSv1_2': 'TLSv1.2', 'TLSv1_3': 'TLSv1.3'}[version.name]
+    for host in HOSTS:
+        for kind in KINDS:
+            path = bench.deployed(host, kind)
+            info = os.stat(path)
+            assert stat.S_IMODE(info.st_mode) == (0o600 if kind == 'privkey' else 0o644), path
+            assert (info.st_uid, info.st_gid) == (0, 0), path
+            assert digest(path) == digest(os.path.join(bench.store_dir, 'www', kind + '.pem')), path
+            assert not os.path.exists(path + '.certflow-previous'), 'a first deployment has nothing to back up'
+    # a first deployment is not checked against the endpoint (verify=auto): its server is configured afterwards
+    assert not [record for record in result.tasks if record['task'] == 'Ask each endpoint for its certificate (TLS with SNI)'
+                and record['status'] != 'skipped']
+
+    again = bench.run().assert_ok()
+    assert changed_tasks(again) == []
+    assert all(recap['changed'] == 0 for recap in again.recap.values()), again.recap
+
+
+def test_replacement_keeps_a_backup_reloads_and_checks_the_endpoint(bench):
+    before = {host: serial_of(bench.deployed(host)) for host in HOSTS}
+    second = bench.pki.issue('v2', ['www.test'])
+    put_in_store(bench.store_dir, 'www', second)
+    result = bench.run().assert_ok()
+    for kind in ('nginx', 'apache'):
+        assert bench.served(kind) == second.serial
+    for host in HOSTS:
+        assert serial_of(bench.deployed(host)) == second.serial
+        assert serial_of(bench.deployed(host) + '.certflow-previous') == before[host]
+        assert stat.S_IMODE(os.stat(bench.deployed(host, 'privkey') + '.certflow-previous').st_mode) == 0o600
+    checks = result.task_items('Ask each endpoint for its certificate (TLS with SNI)')
+    assert sorted(item['host'] for item in checks) == sorted(HOSTS)
+    assert all(int(item['result']['serial'], 16) == second.serial for item in checks)
+
+
+def test_key_that_does_not_match_is_refused_before_copying(bench):
+    before = bench.deployed_digests()
+    third = bench.pki.issue('v3', ['www.test'])
+    put_in_store(bench.store_dir, 'www', third, privkey_from=bench.pki.issue('stranger', ['www.test']))
+    result = bench.run(limit='web-nginx')
+    assert result.rc != 0
+    assert 'the private key %s/www/privkey.pem does not belong to the certificate' % bench.store_dir in result.output
+    assert 'Nothing was copied' in result.output
+    assert bench.deployed_digests() == before
+    assert bench.served('nginx') == serial_of(bench.deployed('web-nginx'))
+
+
+def test_chain_that_does_not_verify_is_refused(bench):
+    before = bench.deployed_digests()
+    with open(bench.other_pki.ca_path, 'rb') as handle:
+        foreign_ca = handle.read()
+    put_in_store(bench.store_dir, 'www', bench.pki.issue('v3b', ['www.test']), chain_pem=foreign_ca)
+    result = bench.run(limit='web-nginx')
+    assert result.rc != 0
+    assert 'the chain in %s/www/fullchain.pem does not verify' % bench.store_dir in result.output
+    assert bench.deployed_digests() == before
+
+
+def test_endpoint_that_keeps_the_old_certificate_is_rolled_back(bench):
+    previous = bench.deployed_digests()
+    old_serial = serial_of(bench.deployed('web-nginx'))
+    fourth = bench.pki.issue('v4', ['www.test'])
+    put_in_store(bench.store_dir, 'www', fourth)
+    # nginx "reloads" without reading anything: it keeps serving the old certificate.
+    result = bench.run(limit='web-nginx', reload_command='true')
+    assert result.rc != 0
+    assert result.recap['web-nginx']['failures'] == 1 and result.recap['web-nginx']['rescued'] == 1
+    message = result.task('Report the failed deployment', host='web-nginx')['result']['msg']
+    assert 'deploying www to web-nginx failed' in message
+    assert 'serves serial %s, not the new certificate of www (serial %s)' % (hex_serial(old_serial), hex_serial(fourth.serial)) in message
+    assert 'previous certificate files were restored' in message
+    assert bench.deployed_digests() == previous
+    assert bench.served('nginx') == old_serial
+
+
+def test_configuration_the_server_rejects_is_rolled_back_and_the_next_run_catches_up(bench):
+    previous = bench.deployed_digests()
+    old_serial = serial_of(bench.deployed('web-apache'))
+    broken = os.path.join(bench.apache.sites_dir, 'zz-someone-elses-broken.conf')
+    with open(broken, 'w') as handle:
+        handle.write('CertflowNoSuchDirective on\n')
+    try:
+        fifth = bench.pki.issue('v5', ['www.test'])
+        put_in_store(bench.store_dir, 'www', fifth)
+        result = bench.run(limit='web-apache')
+        assert result.rc != 0
+        message = result.task('Report the failed deployment', host='web-apache')['result']['msg']
+        assert 'deploying www to web-apache failed (Test the Apache configuration before the reload' in message
+        assert 'CertflowNoSuchDirective' in message
+        assert 'previous certificate files were restored' in message
+        assert bench.deployed_digests() == previous
+        assert bench.apache.process.running()
+        assert bench.served('apache') == old_serial
+    finally:
+        os.unlink(broken)
+
+    # Both hosts are behind the store now; an ordinary run brings them up to date.
+    bench.run().assert_ok()
+    bench.wait_served('nginx', fifth.serial)
+    bench.wait_served('apache', fifth.serial)
+    for host in HOSTS:
+        assert serial_of(bench.deployed(host)) == fifth.serial
+
+
+def test_pfx_holds_key_certificate_and_chain(bench, tmp_path):
+    dest = tmp_path / 'dest'
+    extra = {'store_dir': bench.store_dir, 'dest_dir': str(dest), 'pfx_password': 's3cret-Pfx', 'pfx_encryption': 'legacy'}
+    result = run_playbook(os.path.join(PLAYBOOKS, 'deploy_pfx.yml'), extra).assert_ok()
+    assert 's3cret-Pfx' not in result.output
+    pfx = dest / 'www' / 'www.pfx'
+    assert stat.S_IMODE(os.stat(pfx).st_mode) == 0o600
+    dump = subprocess.run(['openssl', 'pkcs12', '-in', str(pfx), '-nodes', '-passin', 'pass:s3cret-Pfx'],
+                          capture_output=True, text=True, check=True).stdout
+    certs = x509.load_pem_x509_certificates(dump.encode())
+    assert certs[0].serial_number == serial_of(os.path.join(bench.store_dir, 'www', 'cert.pem'))
+    assert len(certs) == 2, 'certificate and chain'
+    assert 'PRIVATE KEY' in dump
+    info = subprocess.run(['openssl', 'pkcs12', '-in', str(pfx), '-info', '-noout', '-passin', 'pass:s3cret-Pfx'],
+                          capture_output=True, text=True, check=True).stderr
+    assert '3DES' in info or 'pbeWithSHA1And3-KeyTripleDES-CBC' in info, info
+
+    again = run_playbook(os.path.join(PLAYBOOKS, 'deploy_pfx.yml'), extra).assert_ok()
+    assert again.recap['localhost']['changed'] == 0
