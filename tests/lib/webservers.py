@@ -22,7 +22,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 from tests.lib import services
 
 HOST = '127.0.0.1'
-PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks')
+PLAYBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'integration', 'playbooks')
 SETTLE_TIMEOUT = 20.0
 POLL_INTERVAL = 0.1
 # An OCSP responder nobody answers on: the servers only need to see that one is named.
