@@ -1,15 +1,19 @@
 # certflow.ssl — developer entry points.
 #   make demo   the whole workflow on the embedded local CA, nothing external needed
 #   make test   installs what the tests need (Debian packages, a virtualenv) and runs every test
+#   make bench  N fresh certificates from Pebble with this collection, community.crypto and certbot (N=10; docs/performance.md)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 COLLECTIONS := $(CURDIR)/.collections
-SYSTEM_PACKAGES := pebble bind9 bind9-utils dnsutils nginx-light apache2 openssl
+SYSTEM_PACKAGES := pebble bind9 bind9-utils dnsutils nginx-light apache2 openssl chromium
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
-.PHONY: demo test unit integration system-deps venv collection clean
+N ?= 10
+BENCH_ARGS ?=
+
+.PHONY: demo test unit integration system-deps venv collection clean bench
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +47,10 @@ integration: system-deps venv collection
 
 test: system-deps venv collection
 	$(BIN)/python -m pytest tests
+
+# Not part of `make test`: a few minutes, and timings are a record, not a test.
+bench: system-deps venv collection
+	BENCH_COMMAND="make bench N=$(N)" $(BIN)/python bench/bench.py --n $(N) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(COLLECTIONS) .pytest_cache

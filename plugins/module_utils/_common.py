@@ -36,9 +36,15 @@ def ensure_dir(path, mode=0o700):
     return path
 
 
-def atomic_write(path, data, mode=0o644):
+def atomic_write(path, data, mode=0o644, durable=True, sync_dir=True):
     """Write ``data`` to ``path`` so readers see the old or the new file, never
-    a partial one: temp file in the same directory, fsync, chmod, rename."""
+    a partial one: temp file in the same directory, fsync, chmod, rename, fsync
+    of the directory.
+
+    ``durable=False`` skips both fsyncs, for files nobody needs after a crash
+    (challenge files); the rename keeps the write atomic all the same.
+    ``sync_dir=False`` leaves the directory's fsync to the caller's last write
+    into the same directory, which makes every rename before it durable too."""
     if isinstance(data, str):
         data = data.encode('utf-8')
     directory = os.path.dirname(os.path.abspath(path))
@@ -47,8 +53,9 @@ def atomic_write(path, data, mode=0o644):
         os.fchmod(fd, mode)
         with os.fdopen(fd, 'wb') as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.rename(tmp, path)
     except BaseException:
         try:
@@ -56,7 +63,8 @@ def atomic_write(path, data, mode=0o644):
         except OSError:
             pass
         raise
-    _fsync_dir(directory)
+    if durable and sync_dir:
+        _fsync_dir(directory)
 
 
 def _fsync_dir(directory):
@@ -128,15 +136,19 @@ def backoff(initial=0.05, factor=1.6, maximum=2.0):
         delay = min(maximum, delay * factor)
 
 
-def wait_until(check, deadline, what, initial=0.05, maximum=2.0, sleep=time.sleep):
+def wait_until(check, deadline, what, initial=0.05, maximum=2.0, sleep=time.sleep, first=None):
     """Call ``check()`` until it returns a true value, with back-off, within
     ``deadline``.
 
     ``check`` may return a tuple ``(done, hint)`` where ``hint`` is a number of
     seconds the server asked us to wait (Retry-After); the hint is honoured but
-    never beyond the deadline. Raises CertflowError naming ``what`` on timeout.
+    never beyond the deadline. ``first``: seconds to wait before the first
+    call (a server that was told something a moment ago has not finished yet).
+    Raises CertflowError naming ``what`` on timeout.
     """
     intervals = backoff(initial=initial, maximum=maximum)
+    if first:
+        sleep(min(first, max(deadline.remaining(), 0.01)))
     while True:
         result = check()
         hint = None

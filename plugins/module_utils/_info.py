@@ -6,6 +6,8 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
+
 from ansible_collections.certflow.ssl.plugins.module_utils._common import read_file
 from ansible_collections.certflow.ssl.plugins.module_utils import _inspect
 from ansible_collections.certflow.ssl.plugins.module_utils._run import Run
@@ -43,10 +45,11 @@ def info(params):
         else:
             certificates = []
             for name in run.store.names():
-                if not run.store.read(name, 'cert'):
-                    continue
-                order = run.store.load_order(name) or {}
-                lookup = _revocation_lookup(run, order.get('provider')) if params['check_revocation'] == 'crl' else None
+                if not os.path.exists(run.store.path(name, 'cert')):
+                    continue        # an order without a certificate yet
+                lookup = None
+                if params['check_revocation'] == 'crl':
+                    lookup = _revocation_lookup(run, (run.store.load_order(name) or {}).get('provider'))
                 certificates.append(_inspect.from_store(run.store, name, roots_pem=roots, revocation_lookup=lookup, **common))
             return {'changed': False, 'certificates': certificates, 'store_dir': run.store.root}
         result['changed'] = False

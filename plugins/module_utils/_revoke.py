@@ -35,31 +35,39 @@ def revoke(params, check_mode):
         raise CertflowError('revocation cannot be undone: set confirm: true to revoke')
     run = Run(params, check_mode=check_mode)
     try:
-        cert_pem, key_pem, order = _load_target(run, params)
-        result = {'name': params.get('name'), 'changed': False}
-        if params['state'] == 'cancelled':
-            return _cancel(run, params, order, result)
-        if not cert_pem:
-            raise CertflowError('nothing to revoke: %s has no issued certificate (use state: cancelled for a pending order)'
-                                % (params.get('name') or params.get('order_id')))
-        cert = _crypto.load_certificate(cert_pem)
-        serial = _crypto.cert_serial_hex(cert)
-        result.update(serial=serial, status='revoked')
-        if order and order.get('status') == 'revoked' and order.get('serial') in (None, serial):
-            return result
-        if check_mode:
-            result.update(changed=True, status='issued', msg='would revoke serial %s' % serial)
-            return result
-        provider_name = (order or {}).get('provider') or params['provider']
-        provider = run.ca(dict(params, provider=provider_name))
-        changed = provider.revoke(_crypto.cert_to_pem(cert), params['reason'], key_pem=key_pem, order=order)
-        result['changed'] = bool(changed)
-        if order is not None and params.get('name'):
-            order.update(status='revoked', serial=serial, revocation_reason=params['reason'])
-            run.store.save_order(params['name'], order)
-        return result
+        if params.get('name') and not check_mode:
+            # The name's order.json is shared with cert_request and cert_validate runs.
+            with run.store.lock(params['name'], timeout=run.deadline.remaining() or 1.0):
+                return _revoke(run, params, check_mode)
+        return _revoke(run, params, check_mode)
     finally:
         run.close()
+
+
+def _revoke(run, params, check_mode):
+    cert_pem, key_pem, order = _load_target(run, params)
+    result = {'name': params.get('name'), 'changed': False}
+    if params['state'] == 'cancelled':
+        return _cancel(run, params, order, result)
+    if not cert_pem:
+        raise CertflowError('nothing to revoke: %s has no issued certificate (use state: cancelled for a pending order)'
+                            % (params.get('name') or params.get('order_id')))
+    cert = _crypto.load_certificate(cert_pem)
+    serial = _crypto.cert_serial_hex(cert)
+    result.update(serial=serial, status='revoked')
+    if order and order.get('status') == 'revoked' and order.get('serial') in (None, serial):
+        return result
+    if check_mode:
+        result.update(changed=True, status='issued', msg='would revoke serial %s' % serial)
+        return result
+    provider_name = (order or {}).get('provider') or params['provider']
+    provider = run.ca(dict(params, provider=provider_name))
+    changed = provider.revoke(_crypto.cert_to_pem(cert), params['reason'], key_pem=key_pem, order=order)
+    result['changed'] = bool(changed)
+    if order is not None and params.get('name'):
+        order.update(status='revoked', serial=serial, revocation_reason=params['reason'])
+        run.store.save_order(params['name'], order)
+    return result
 
 
 def _cancel(run, params, order, result):

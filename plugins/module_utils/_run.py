@@ -13,9 +13,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline
-from ansible_collections.certflow.ssl.plugins.module_utils._ca import CA_PROVIDERS
+from ansible_collections.certflow.ssl.plugins.module_utils._ca import CA_PROVIDERS, ca_provider_class
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
-from ansible_collections.certflow.ssl.plugins.module_utils._dns import DNS_PROVIDERS
+from ansible_collections.certflow.ssl.plugins.module_utils._dns import DNS_PROVIDERS, dns_provider_class
 from ansible_collections.certflow.ssl.plugins.module_utils._store import Store, default_store_dir
 
 
@@ -34,14 +34,16 @@ class Run:
         self._local = threading.local()
         self._all = []
         self._guard = threading.Lock()
+        self._shared = {}       # what the per-thread provider instances share (see ProviderContext.shared)
 
     def context(self):
-        return ProviderContext(store=self.store, check_mode=self.check_mode, timeout=self.deadline.remaining() or 1.0, log=self.log)
+        return ProviderContext(store=self.store, check_mode=self.check_mode, timeout=self.deadline.remaining() or 1.0, log=self.log,
+                               shared=self._shared)
 
-    def _cached(self, registry, kind, name, options):
+    def _cached(self, registry, load_class, kind, name, options):
         if name not in registry:
             raise CertflowError('unknown %s %r; choose one of %s' % (kind, name, ', '.join(sorted(registry))))
-        cls, settings_option = registry[name]
+        settings_option = registry[name]
         settings = dict(options.get(settings_option) or {}) if settings_option else {}
         if name == 'local':
             # The local CA checks proofs itself, where cert_validate would.
@@ -58,7 +60,7 @@ class Run:
             setattr(self._local, kind, cache)
         key = (name, _settings_key(settings))
         if key not in cache:
-            instance = cls(settings, self.context())
+            instance = load_class(name)(settings, self.context())
             cache[key] = instance
             with self._guard:
                 self._all.append(instance)
@@ -66,10 +68,10 @@ class Run:
 
     def ca(self, options):
         """The CA provider for one certificate's options (``provider`` and its dict)."""
-        return self._cached(CA_PROVIDERS, 'provider', options.get('provider') or 'acme', options)
+        return self._cached(CA_PROVIDERS, ca_provider_class, 'provider', options.get('provider') or 'acme', options)
 
     def dns(self, options, name):
-        return self._cached(DNS_PROVIDERS, 'dns_provider', name, options)
+        return self._cached(DNS_PROVIDERS, dns_provider_class, 'dns_provider', name, options)
 
     def close(self):
         for instance in self._all:

@@ -36,6 +36,8 @@ DIR_MODE = 0o700
 
 FILES = ('privkey', 'cert', 'chain', 'fullchain')
 LOCK_DIR = '.locks'
+PROOFS_FILE = 'proofs.json'
+TEMP_PREFIX = '.tmp-'      # _common.atomic_write's temporary files
 _NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
 _THREAD_LOCKS = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
@@ -154,6 +156,26 @@ class Store:
         atomic_write(self._order_path(name), json.dumps(order, indent=2, sort_keys=True) + '\n', FILE_MODE)
         return order
 
+    def load_proofs(self, name):
+        """What validation put in place for ``name`` and has not removed yet
+        (TXT records, challenge files), as saved by ``save_proofs``."""
+        text = self._read(os.path.join(self.cert_dir(name), PROOFS_FILE))
+        try:
+            proofs = json.loads(text) if text else []
+        except ValueError:
+            proofs = []
+        return proofs if isinstance(proofs, list) else []
+
+    def save_proofs(self, name, proofs):
+        """Written before a proof is put in place, so a run that dies (or
+        returns with ``wait: false``) leaves a note for the run that removes it."""
+        path = os.path.join(self.cert_dir(name), PROOFS_FILE)
+        if proofs:
+            self._ensure_cert_dir(name)
+            atomic_write(path, json.dumps(proofs, indent=2, sort_keys=True) + '\n', FILE_MODE)
+        elif os.path.exists(path):
+            os.unlink(path)
+
     def save_pending_key(self, name, key_pem):
         self._ensure_cert_dir(name)
         ensure_dir(os.path.dirname(self._pending_key_path(name)), DIR_MODE)
@@ -178,10 +200,11 @@ class Store:
         self._ensure_cert_dir(name)
         self._archive_current(name)
         paths = self.paths(name)
-        atomic_write(paths['chain'], chain, FILE_MODE)
-        atomic_write(paths['fullchain'], fullchain, FILE_MODE)
+        # One directory fsync, after the last rename, makes all four renames durable.
+        atomic_write(paths['chain'], chain, FILE_MODE, sync_dir=False)
+        atomic_write(paths['fullchain'], fullchain, FILE_MODE, sync_dir=False)
         if key is not None:
-            atomic_write(paths['privkey'], key, KEY_MODE)
+            atomic_write(paths['privkey'], key, KEY_MODE, sync_dir=False)
         atomic_write(paths['cert'], cert, FILE_MODE)
         pending = self._pending_key_path(name)
         if os.path.exists(pending):
@@ -214,8 +237,10 @@ class Store:
 
     # -- locking --------------------------------------------------------
     def lock(self, name, timeout=300.0):
-        """Hold the lock of one certificate (see ``_lock``)."""
-        return self._lock(check_name(name), name, timeout)
+        """Hold the lock of one certificate (see ``_lock``). Every write to
+        the certificate's folder happens under it, so whoever holds it may
+        remove the temporary files of a run that was killed mid-write."""
+        return self._lock(check_name(name), name, timeout, sweep=self.cert_dir(name))
 
     def account_lock(self, key, timeout=300.0):
         """Hold the lock of one CA account, so parallel runs or threads
@@ -224,7 +249,7 @@ class Store:
         return self._lock('_account-' + digest, 'the account for %s' % key, timeout)
 
     @contextlib.contextmanager
-    def _lock(self, label, name, timeout):
+    def _lock(self, label, name, timeout, sweep=None):
         """Hold the lock of one certificate. flock is released by the kernel
         when a process dies, so a killed run never leaves it stuck; a thread
         lock on top keeps two threads of one process apart too. Lock files
@@ -241,8 +266,26 @@ class Store:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, KEY_MODE)
             try:
                 flock_with_deadline(fd, timeout, '%s is locked by another run for more than %ss' % (name, timeout))
+                if sweep:
+                    _remove_temp_files(sweep)
                 yield
             finally:
                 os.close(fd)
         finally:
             thread_lock.release()
+
+
+def _remove_temp_files(folder):
+    """Remove the temporary files of atomic writes (``.tmp-*``) that a killed
+    run left in a certificate folder: partial copies of keys and certificates."""
+    for directory in (folder, os.path.join(folder, 'pending')):
+        try:
+            entries = os.listdir(directory)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.startswith(TEMP_PREFIX):
+                try:
+                    os.unlink(os.path.join(directory, entry))
+                except OSError:
+                    pass

@@ -10,14 +10,15 @@ __metaclass__ = type
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline, wait_until
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
-from ansible_collections.certflow.ssl.plugins.module_utils._dns import propagation
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.base import RecordTracker
-from ansible_collections.certflow.ssl.plugins.module_utils._http_check import wait_for_http_file
 from ansible_collections.certflow.ssl.plugins.module_utils._report import certificate_entry, current_certificate
 from ansible_collections.certflow.ssl.plugins.module_utils import _webroot
 
 METHOD_FOR_VALIDATION = {'dns': 'dns', 'http': 'http', 'email': 'email', 'none': 'none'}
 FINAL_STATUSES = ('issued', 'failed')
+# The first look at an order the CA was told about just now. A look at once
+# would nearly always find it still validating: one request for nothing.
+FIRST_LOOK_AFTER = 0.05
 
 
 def spec_from_order(name, order):
@@ -42,21 +43,37 @@ def _is_file(challenge):
 
 
 class _Proofs:
-    """Puts proofs in place and takes away exactly what it put there."""
+    """Puts proofs in place and takes away exactly what it put there.
 
-    def __init__(self, run, options, method):
+    Each proof is noted in the store (proofs.json) before it is put in place,
+    and the note goes when the proof does: what a killed run, or one that
+    returned with ``wait: false``, left in DNS or in a webroot is removed by
+    the run that finishes the order."""
+
+    def __init__(self, run, options, method, name=None):
         self.run = run
         self.options = options
         self.method = method
         self.nameservers = options.get('nameservers') or None
         self.tracker = None
         self.files = []
+        self.name = name
+        self.noted = run.store.load_proofs(name) if name else []
+        self.ours = []
+
+    def _dns_provider_name(self):
+        return 'manual' if self.method == 'dns_manual' else (self.options.get('dns_provider') or 'rfc2136')
 
     def _dns_tracker(self):
         if self.tracker is None:
-            provider_name = 'manual' if self.method == 'dns_manual' else (self.options.get('dns_provider') or 'rfc2136')
-            self.tracker = RecordTracker(self.run.dns(self.options, provider_name))
+            self.tracker = RecordTracker(self.run.dns(self.options, self._dns_provider_name()))
         return self.tracker
+
+    def _note(self, proof):
+        self.ours.append(proof)
+        if self.name and proof not in self.noted:
+            self.noted.append(proof)
+            self.run.store.save_proofs(self.name, self.noted)
 
     def place(self, challenges):
         waits = []
@@ -64,7 +81,11 @@ class _Proofs:
             if _is_dns(challenge):
                 if self.method not in ('dns', 'dns_manual'):
                     raise CertflowError('the CA asks for a DNS record for %s but method is %s' % (challenge['domain'], self.method))
+                # dnspython only for DNS proofs (imported here, not for every run)
+                from ansible_collections.certflow.ssl.plugins.module_utils._dns import propagation
                 target = propagation.follow_cname(challenge['record_name'], self.nameservers)
+                if self._dns_provider_name() != 'manual':
+                    self._note({'type': 'dns', 'provider': self._dns_provider_name(), 'name': target, 'value': challenge['record_value']})
                 self._dns_tracker().present(target, challenge['record_value'])
                 waits.append(('dns', target, challenge))
             elif _is_file(challenge):
@@ -72,6 +93,7 @@ class _Proofs:
                     raise CertflowError('the CA asks for a file for %s but method is %s' % (challenge['domain'], self.method))
                 webroot = self.options.get('webroot')
                 if webroot:
+                    self._note({'type': 'file', 'webroot': webroot, 'path': challenge['file_path']})
                     _webroot.write_challenge(webroot, challenge['file_path'], challenge['file_content'])
                     self.files.append((webroot, challenge['file_path']))
                 waits.append(('http', challenge['url'], challenge))
@@ -82,8 +104,10 @@ class _Proofs:
         deadline = Deadline(min(timeout, max(self.run.deadline.remaining(), 1.0)))
         for kind, where, challenge in waits:
             if kind == 'dns':
+                from ansible_collections.certflow.ssl.plugins.module_utils._dns import propagation
                 propagation.wait_for_txt(where, challenge['record_value'], deadline, nameservers=self.nameservers)
             else:
+                from ansible_collections.certflow.ssl.plugins.module_utils._http_check import wait_for_http_file
                 wait_for_http_file(where, challenge['file_content'], deadline, nameservers=self.nameservers,
                                    port=self.options.get('http_check_port'))
 
@@ -95,6 +119,28 @@ class _Proofs:
                 _webroot.remove_challenge(webroot, path)
             except Exception as exc:  # noqa: BLE001 - report, keep cleaning
                 errors.append('%s: %s' % (path, exc))
+        return errors + self._remove_noted(this_run_failed=bool(errors))
+
+    def _remove_noted(self, this_run_failed):
+        """Remove what earlier runs noted and left; keep the notes of whatever
+        could not be removed (this run's too, when its cleanup failed)."""
+        keep, errors = [], []
+        for proof in self.noted:
+            if proof in self.ours:
+                if this_run_failed:
+                    keep.append(proof)
+                continue
+            try:
+                if proof.get('type') == 'dns':
+                    self.run.dns(self.options, proof['provider']).cleanup(proof['name'], proof['value'])
+                else:
+                    _webroot.remove_challenge(proof['webroot'], proof['path'])
+            except Exception as exc:  # noqa: BLE001 - report, keep cleaning
+                keep.append(proof)
+                errors.append('%s (left by an earlier run): %s' % (proof.get('name') or proof.get('path'), exc))
+        if self.name and keep != self.noted:
+            self.noted = keep
+            self.run.store.save_proofs(self.name, keep)
         return errors
 
 
@@ -128,7 +174,7 @@ def _validate(run, name, options):
         return certificate_entry(spec, store, 'processing', order, summary, changed=True)
 
     provider = run.ca(dict(options, provider=order['provider']))
-    proofs = _Proofs(run, options, method)
+    proofs = _Proofs(run, options, method, name)
     wait = options.get('wait', True) is not False
     cleanup = options.get('cleanup', True) is not False
     try:
@@ -152,7 +198,7 @@ def _validate(run, name, options):
                 return certificate_entry(spec, store, order['status'], order, summary,
                                          changed=status == 'pending_validation' or order['status'] != status)
         else:
-            _wait_for_issue(run, provider, order, name)
+            _wait_for_issue(run, provider, order, name, just_told=status == 'pending_validation')
     except CertflowError:
         if order.get('status') == 'failed':
             store.save_order(name, order)
@@ -170,13 +216,13 @@ def _validate(run, name, options):
     return certificate_entry(spec, store, 'issued', order, summary, changed=True)
 
 
-def _wait_for_issue(run, provider, order, name):
+def _wait_for_issue(run, provider, order, name, just_told=False):
     def check():
         status, retry_after = provider.poll(order)
         order['status'] = status
         return status in FINAL_STATUSES, retry_after
 
-    wait_until(check, run.deadline, 'the CA to issue %s' % name)
+    wait_until(check, run.deadline, 'the CA to issue %s' % name, first=FIRST_LOOK_AFTER if just_told else None)
     if order['status'] == 'failed':
         raise CertflowError('the CA refused %s: %s' % (name, order.get('error') or 'no reason given'))
 

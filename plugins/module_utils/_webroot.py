@@ -8,6 +8,7 @@ __metaclass__ = type
 
 import errno
 import os
+import threading
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, atomic_write
 
@@ -19,6 +20,9 @@ FILE_MODE = 0o644   # ... and read the file: challenge content is public by desi
 # there before. Shared by every challenge file: the first write creates
 # .well-known/acme-challenge, the last removal takes it away.
 _created_dirs = set()
+# Workers of one batch write and remove files in the same directories: one at a
+# time, so a removal never takes away a directory another worker is writing into.
+_dirs_lock = threading.Lock()
 
 
 def challenge_path(webroot, file_path):
@@ -46,22 +50,30 @@ def write_challenge(webroot, file_path, content):
     root = os.path.abspath(webroot)
     if not os.path.isdir(root):
         raise CertflowError('webroot %s does not exist or is not a directory' % webroot)
-    created = []
-    directory = os.path.dirname(path)
-    missing = []
-    while directory != root and not os.path.isdir(directory):
-        missing.append(directory)
-        directory = os.path.dirname(directory)
-    try:
-        for directory in reversed(missing):
-            os.mkdir(directory, DIR_MODE)
-            os.chmod(directory, DIR_MODE)    # mkdir's mode is filtered by the umask
-            created.append(directory)
-        atomic_write(path, content, FILE_MODE)
-    except OSError as exc:
-        raise CertflowError('cannot write challenge file %s: %s' % (path, exc.strerror or exc), path=path)
-    finally:
-        _created_dirs.update(created)
+    with _dirs_lock:
+        created = []
+        directory = os.path.dirname(path)
+        missing = []
+        while directory != root and not os.path.isdir(directory):
+            missing.append(directory)
+            directory = os.path.dirname(directory)
+        try:
+            for directory in reversed(missing):
+                try:
+                    os.mkdir(directory, DIR_MODE)
+                except OSError as exc:
+                    # Another run made it a moment ago: theirs to remove.
+                    if exc.errno != errno.EEXIST or not os.path.isdir(directory):
+                        raise
+                    continue
+                os.chmod(directory, DIR_MODE)    # mkdir's mode is filtered by the umask
+                created.append(directory)
+            # The web server reads it from the page cache; after a crash it is not wanted.
+            atomic_write(path, content, FILE_MODE, durable=False)
+        except OSError as exc:
+            raise CertflowError('cannot write challenge file %s: %s' % (path, exc.strerror or exc), path=path)
+        finally:
+            _created_dirs.update(created)
     return path
 
 
@@ -71,19 +83,20 @@ def remove_challenge(webroot, file_path, created_dirs=None):
     ones it created in this process) and that are now empty. A missing file is
     not an error. Returns the path."""
     path = challenge_path(webroot, file_path)
-    try:
-        os.unlink(path)
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            raise CertflowError('cannot remove challenge file %s: %s' % (path, exc.strerror or exc), path=path)
-    ours = _created_dirs if created_dirs is None else set(os.path.abspath(d) for d in created_dirs)
-    root = os.path.abspath(webroot)
-    directory = os.path.dirname(path)
-    while directory != root and directory in ours:
+    with _dirs_lock:
         try:
-            os.rmdir(directory)
-        except OSError:
-            break       # not empty: another challenge file is still there
-        _created_dirs.discard(directory)
-        directory = os.path.dirname(directory)
+            os.unlink(path)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                raise CertflowError('cannot remove challenge file %s: %s' % (path, exc.strerror or exc), path=path)
+        ours = _created_dirs if created_dirs is None else set(os.path.abspath(d) for d in created_dirs)
+        root = os.path.abspath(webroot)
+        directory = os.path.dirname(path)
+        while directory != root and directory in ours:
+            try:
+                os.rmdir(directory)
+            except OSError:
+                break       # not empty: another challenge file is still there
+            _created_dirs.discard(directory)
+            directory = os.path.dirname(directory)
     return path

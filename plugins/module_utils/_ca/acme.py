@@ -16,6 +16,7 @@ import threading
 import time
 
 import requests
+from requests.adapters import HTTPAdapter
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
@@ -34,11 +35,18 @@ TRANSIENT_PROBLEMS = (BAD_NONCE, RATE_LIMITED, ERROR_NS + 'serverInternal')
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
-BAD_NONCE_RETRIES = 10
+# A badNonce retry costs one round trip and the deadline bounds them anyway. 10 was
+# too few: a CA rejecting half of all nonces (PEBBLE_WFE_NONCEREJECT=50) fails one
+# of ~170 requests that way about once in 12 runs (tests/integration/test_faults_ca.py).
+BAD_NONCE_RETRIES = 30
 BUSY_RETRIES = 5            # 503 / short rate limits
 CONNECTION_RETRIES = 3
 MAX_RATE_LIMIT_WAIT = 60.0  # a rateLimited answer is only waited out when it is this short
 MAX_CACHED_NONCES = 32
+NONCE_WAIT = 0.5            # longest wait for the nonce of an answer under way before asking newNonce for one
+NONCE_PARALLEL = 2          # nonces kept in circulation between the workers of a run (requests at once)
+POOL_SIZE = 16              # keep-alive connections kept per host for the workers of a run
+CHALLENGES_FRESH_FOR = 300.0  # challenges read this recently (by create_order) are used without reading them again
 USER_AGENT = 'certflow.ssl-acme/1.0 (+python-requests)'
 
 ACCOUNT_KEY_FILE = 'account.key'
@@ -144,6 +152,42 @@ def _identifier_host(identifier):
     return identifier.get('value')
 
 
+class _SharedState:
+    """What the providers of one run (one per worker thread) share for one ACME
+    directory: the directory itself (read once per run), the pool of unused
+    nonces and the keep-alive connections. A nonce is not bound to a
+    connection, so any worker may use the nonce another worker's answer
+    brought; a worker that finds the pool empty while answers are under way
+    waits for one of those instead of spending a newNonce request, so a run
+    asks newNonce about NONCE_PARALLEL times, however many workers it has, and
+    needs about as many connections (urllib3's pool is thread-safe)."""
+
+    def __init__(self):
+        self.adapter = None         # the HTTPAdapter (connection pool) every worker's session uses
+        self.lock = threading.Lock()
+        self.nonce_ready = threading.Condition(self.lock)
+        self.nonces = []
+        self.in_flight = 0          # requests under way whose answers bring a nonce to the pool
+        self.waiting = 0            # workers waiting for one of those answers
+        self.asking = 0             # workers that decided to ask newNonce and have no answer yet
+        self.directory = None
+        self.directory_lock = threading.Lock()
+
+
+_SHARED_GUARD = threading.Lock()
+
+
+def _shared_state(context, directory_url):
+    registry = getattr(context, 'shared', None)
+    if registry is None:            # a provider on its own (tests, single calls)
+        return _SharedState()
+    with _SHARED_GUARD:
+        state = registry.get(('acme', directory_url))
+        if state is None:
+            state = registry[('acme', directory_url)] = _SharedState()
+        return state
+
+
 class AcmeProvider(CAProvider):
     """RFC 8555 client behind the CAProvider seam."""
 
@@ -164,14 +208,28 @@ class AcmeProvider(CAProvider):
         else:
             validate = self.settings.get('validate_certs')
             self.verify = True if validate is None else bool(validate)
+        if self.verify is True:
+            # What requests does with trust_env (off below): a CA bundle named in the environment.
+            self.verify = os.environ.get('REQUESTS_CA_BUNDLE') or os.environ.get('CURL_CA_BUNDLE') or True
         timeout = self.context.timeout
         self.deadline = Deadline(300.0 if timeout is None else float(timeout))
+        self._shared = _shared_state(self.context, self.directory_url)
         self.session = requests.Session()
         self.session.headers['User-Agent'] = USER_AGENT
+        # With trust_env requests scans the whole environment for proxy settings twice
+        # on every request; the proxies of each host are looked up once instead (_proxies_for).
+        self.session.trust_env = False
+        self._proxies = {}
+        if getattr(self.context, 'shared', None) is not None:
+            with _SHARED_GUARD:
+                if self._shared.adapter is None:
+                    self._shared.adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+            self.session.mount('https://', self._shared.adapter)
+            self.session.mount('http://', self._shared.adapter)
         self.request_count = 0
         self._sleep = time.sleep
         self._lock = threading.RLock()
-        self._nonces = []
+        self._nonces = self._shared.nonces      # guarded by self._shared.lock
         self._directory = None
         self._account_key = None
         self._account_jwk = None
@@ -231,17 +289,40 @@ class AcmeProvider(CAProvider):
 
     def _request(self, method, url, **kwargs):
         """One HTTP exchange; TLS failures are final, other connection errors are raised as is for the caller's retry."""
-        kwargs['timeout'] = self._timeout(url)
-        kwargs['verify'] = self.verify   # on every request: REQUESTS_CA_BUNDLE would override Session.verify
-        with self._lock:
-            self.request_count += 1
+        shared = self._shared
+        counted = kwargs.pop('counted', False)      # under way since _take_nonce handed out its nonce
+        brings_nonce = counted or method in ('POST', 'HEAD')   # the directory (GET) brings none
+        if brings_nonce and not counted:
+            with shared.lock:
+                shared.in_flight += 1
+        response = None
         try:
+            kwargs['timeout'] = self._timeout(url)
+            kwargs['verify'] = self.verify   # on every request: REQUESTS_CA_BUNDLE would override Session.verify
+            kwargs['proxies'] = self._proxies_for(url)
+            with self._lock:
+                self.request_count += 1
             response = self.session.request(method, url, **kwargs)
         except requests.exceptions.SSLError as exc:
             raise CertflowError('TLS connection to ACME server %s failed: %s (check acme.ca_bundle / acme.validate_certs)' % (url, exc),
                                 url=url)
-        self._keep_nonce(response)
+        finally:
+            with shared.lock:
+                shared.in_flight -= brings_nonce
+                if response is not None:
+                    self._keep_nonce_locked(response)
+                # every waiter looks again: one takes the nonce, the others wait on or ask for one
+                shared.nonce_ready.notify_all()
         return response
+
+    def _proxies_for(self, url):
+        """The environment's proxies for ``url`` (HTTPS_PROXY, NO_PROXY ...), as requests
+        finds them, looked up once per scheme and host."""
+        key = '/'.join(url.split('/', 3)[:3])     # scheme://host[:port]
+        proxies = self._proxies.get(key)
+        if proxies is None:
+            proxies = self._proxies[key] = requests.utils.get_environ_proxies(url)
+        return proxies
 
     def _request_retrying(self, method, url, **kwargs):
         """_request with bounded retries on connection errors, 503 and short 429."""
@@ -253,7 +334,7 @@ class AcmeProvider(CAProvider):
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 failures += 1
                 if failures > CONNECTION_RETRIES or self.deadline.expired():
-                    raise CertflowError('cannot reach ACME server %s: %s' % (url, exc), url=url)
+                    raise self._unreachable(url, exc)
                 self._log('ACME %s %s: %s; retrying' % (method, url, exc))
                 self._pause(next(delays))
                 continue
@@ -266,6 +347,12 @@ class AcmeProvider(CAProvider):
             busy += 1
             self._log('ACME %s %s: HTTP %s, waiting %.1fs' % (method, url, response.status_code, wait))
             self._pause(wait)
+
+    def _unreachable(self, url, exc):
+        if isinstance(exc, requests.exceptions.Timeout) and self.deadline.expired():
+            return CertflowError('timed out after %ss (option timeout) waiting for ACME server %s to answer: %s'
+                                 % (int(round(self.deadline.seconds)), url, exc), url=url)
+        return CertflowError('cannot reach ACME server %s: %s' % (url, exc), url=url)
 
     def _busy_wait(self, response, problem, attempts):
         """Seconds to wait before retrying a 503 / short rate limit, or None to give up."""
@@ -293,39 +380,74 @@ class AcmeProvider(CAProvider):
         return CertflowError(prefix + msg, url=url, http_status=status, problem_type=problem.get('type'))
 
     def _keep_nonce(self, response):
+        with self._shared.lock:
+            self._keep_nonce_locked(response)
+
+    def _keep_nonce_locked(self, response):
         nonce = response.headers.get('Replay-Nonce')
         if nonce:
-            with self._lock:
-                self._nonces.append(nonce)
-                del self._nonces[:-MAX_CACHED_NONCES]
+            self._nonces.append(nonce)
+            del self._nonces[:-MAX_CACHED_NONCES]
 
     def _take_nonce(self):
-        with self._lock:
-            if self._nonces:
-                return self._nonces.pop()
-        url = self._dir()['newNonce']
-        response = self._request_retrying('HEAD', url)
-        nonce = response.headers.get('Replay-Nonce')
-        if not nonce:
-            raise CertflowError('ACME server gave no Replay-Nonce at %s' % url, url=url)
-        with self._lock:
-            # _request kept it in the pool; take it back out for this request.
-            if nonce in self._nonces:
-                self._nonces.remove(nonce)
-        return nonce
+        shared = self._shared
+        while True:
+            with shared.lock:
+                # Wait for the nonce of an answer under way (it comes in less than
+                # the round trip newNonce costs) while one is due for this worker,
+                # or while NONCE_PARALLEL requests are under way already.
+                while not self._nonces:
+                    coming = shared.in_flight + shared.asking
+                    if not coming or (shared.waiting >= coming and coming < NONCE_PARALLEL):
+                        break
+                    shared.waiting += 1
+                    try:
+                        woken = shared.nonce_ready.wait(NONCE_WAIT)
+                    finally:
+                        shared.waiting -= 1
+                    if not woken:
+                        break
+                if self._nonces:
+                    # Under way from now on: the answer to the request it is for brings the next one.
+                    shared.in_flight += 1
+                    return self._nonces.pop()
+                shared.asking += 1
+            try:
+                url = self._dir()['newNonce']
+                response = self._request_retrying('HEAD', url)
+            finally:
+                with shared.lock:
+                    shared.asking -= 1
+                    shared.nonce_ready.notify_all()
+            if not response.headers.get('Replay-Nonce'):
+                raise CertflowError('ACME server gave no Replay-Nonce at %s' % url, url=url)
+            # Its nonce is in the pool now: take it, or the next one when a waiting worker was quicker.
+
+    def _nonce_unused(self):
+        """A nonce from _take_nonce that no request will carry after all."""
+        with self._shared.lock:
+            self._shared.in_flight -= 1
+            self._shared.nonce_ready.notify_all()
 
     def _dir(self):
         if self._directory is None:
-            response = self._request_retrying('GET', self.directory_url)
-            try:
-                data = response.json()
-            except ValueError:
-                data = None
-            if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ('newNonce', 'newAccount', 'newOrder')):
-                raise CertflowError('%s is not an ACME directory (no newNonce/newAccount/newOrder URLs)' % self.directory_url,
-                                    url=self.directory_url)
-            self._directory = data
+            shared = self._shared
+            with shared.directory_lock:     # the workers of a run read it once
+                if shared.directory is None:
+                    shared.directory = self._read_directory()
+            self._directory = shared.directory
         return self._directory
+
+    def _read_directory(self):
+        response = self._request_retrying('GET', self.directory_url)
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ('newNonce', 'newAccount', 'newOrder')):
+            raise CertflowError('%s is not an ACME directory (no newNonce/newAccount/newOrder URLs)' % self.directory_url,
+                                url=self.directory_url)
+        return data
 
     def _post(self, url, payload, key=None, use_kid=True, accept=None):
         """A signed POST (``payload=None``: POST-as-GET). Retries badNonce with
@@ -344,13 +466,18 @@ class AcmeProvider(CAProvider):
                 signing_key, kid = self._account_key, self._account_url
             else:
                 signing_key, kid = key or self._load_account_key(), None
-            body = _jws.json_bytes(_jws.acme_jws(signing_key, url, payload, self._take_nonce(), kid=kid))
+            nonce = self._take_nonce()
             try:
-                response = self._request('POST', url, data=body, headers=headers)
+                body = _jws.json_bytes(_jws.acme_jws(signing_key, url, payload, nonce, kid=kid))
+            except BaseException:
+                self._nonce_unused()
+                raise
+            try:
+                response = self._request('POST', url, data=body, headers=headers, counted=True)
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 failures += 1
                 if failures > CONNECTION_RETRIES or self.deadline.expired():
-                    raise CertflowError('cannot reach ACME server %s: %s' % (url, exc), url=url)
+                    raise self._unreachable(url, exc)
                 self._log('ACME POST %s: %s; retrying' % (url, exc))
                 self._pause(next(delays))
                 continue
@@ -595,6 +722,7 @@ class AcmeProvider(CAProvider):
         self._remember(order, data)
         order['challenges'] = [self._challenge_from(authz, authz_url, validation)
                                for authz_url, authz in self._authorizations(order)]
+        order['provider_data']['challenges_read_at'] = time.time()
         order['status'] = self._status_of(order, data)
         if order['status'] == 'failed':
             order['error'] = self._failure(order, data)
@@ -681,6 +809,13 @@ class AcmeProvider(CAProvider):
         return ORDER_STATUSES[status]
 
     def challenges(self, order):
+        provider_data = order.get('provider_data') or {}
+        read_at = provider_data.get('challenges_read_at')
+        if order.get('challenges') and read_at and 0 <= time.time() - read_at < CHALLENGES_FRESH_FOR:
+            # create_order read every authorization moments ago and nothing was
+            # asked of the CA since (cert_request, then cert_validate at once):
+            # reading them all again would only repeat that answer.
+            return order['challenges']
         validation = order.get('validation') or 'http'
         readied = dict((c['provider_data'].get('challenge_url'), c['provider_data'].get('readied'))
                        for c in order.get('challenges') or [] if c.get('provider_data'))
@@ -691,9 +826,11 @@ class AcmeProvider(CAProvider):
                 entry['provider_data']['readied'] = True
             fresh.append(entry)
         order['challenges'] = fresh
+        order.setdefault('provider_data', {})['challenges_read_at'] = time.time()
         return fresh
 
     def ready(self, order, challenge):
+        order.get('provider_data', {}).pop('challenges_read_at', None)   # the challenges change from here on
         if challenge.get('status') in ('valid', 'processing', 'invalid'):
             return
         url = (challenge.get('provider_data') or {}).get('challenge_url')
@@ -720,6 +857,7 @@ class AcmeProvider(CAProvider):
 
     def poll(self, order):
         provider_data = order['provider_data']
+        provider_data.pop('challenges_read_at', None)
         order_url = provider_data.get('order_url') or order.get('order_id')
         if not order_url:
             raise CertflowError('order has no ACME order URL; it was never submitted')
@@ -821,6 +959,7 @@ class AcmeProvider(CAProvider):
 
     # ------------------------------------------------------ cancel / revoke
     def cancel(self, order):
+        order.get('provider_data', {}).pop('challenges_read_at', None)
         changed = False
         for authz_url, authz in self._authorizations(order):
             if authz.get('status') == 'pending':

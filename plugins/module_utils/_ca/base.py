@@ -51,11 +51,14 @@ REVOCATION_REASONS = {
 class ProviderContext:
     """What a provider may use from the run that created it."""
 
-    def __init__(self, store=None, check_mode=False, timeout=300.0, log=None):
+    def __init__(self, store=None, check_mode=False, timeout=300.0, log=None, shared=None):
         self.store = store          # _store.Store or None
         self.check_mode = check_mode
         self.timeout = timeout
         self.log = log or (lambda msg: None)
+        # A dict the providers of one run (one instance per worker thread) may
+        # keep shared state in, e.g. the ACME directory and nonce pool; None: nothing shared.
+        self.shared = shared
 
 
 class CAProvider:
