@@ -27,3 +27,11 @@ _link_collection()
 if COLLECTIONS_ROOT not in sys.path:
     sys.path.insert(0, COLLECTIONS_ROOT)
 os.environ['ANSIBLE_COLLECTIONS_PATH'] = COLLECTIONS_ROOT
+
+
+def pytest_configure(config):
+    # The reliability table (docs/reliability.md) and the -vvv secret scan: fixtures and hooks in tests/lib.
+    from tests.lib import reliability_report, secret_scan
+    for plugin in (reliability_report, secret_scan):
+        if not config.pluginmanager.is_registered(plugin):
+            config.pluginmanager.register(plugin, 'certflow_' + plugin.__name__.rsplit('.', 1)[-1])

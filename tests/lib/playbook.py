@@ -10,6 +10,8 @@ import sys
 import tempfile
 
 CALLBACK_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'callback_plugins')
+# Called with every PlaybookResult (tests/lib/secret_scan.py collects -vvv output through it).
+OBSERVERS = []
 
 
 class PlaybookResult:
@@ -52,12 +54,15 @@ class PlaybookResult:
         return '<PlaybookResult rc=%d tasks=%d>' % (self.rc, len(self.tasks))
 
 
-def run_playbook(playbook, extra_vars=None, check=False, diff=False, verbosity=0, env=None, timeout=600, cwd=None):
+def run_playbook(playbook, extra_vars=None, check=False, diff=False, verbosity=None, env=None, timeout=600, cwd=None):
     """Run ansible-playbook on localhost (local connection, this Python) and return a PlaybookResult.
 
     extra_vars go in as a JSON file (-e @file), so any value type survives. env adds to (or
     overrides) the environment; ANSIBLE_COLLECTIONS_PATH comes from os.environ (tests/conftest.py).
+    verbosity None: CERTFLOW_TEST_VERBOSITY from the environment (e.g. 3 to run every playbook with -vvv).
     """
+    if verbosity is None:
+        verbosity = int(os.environ.get('CERTFLOW_TEST_VERBOSITY') or 0)
     workdir = tempfile.mkdtemp(prefix='certflow-playbook-')
     try:
         inventory = os.path.join(workdir, 'inventory.ini')
@@ -97,7 +102,10 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, verbosity=0
         except subprocess.TimeoutExpired as error:
             raise AssertionError('ansible-playbook did not finish within %ss: %s\n%s\n%s'
                                  % (timeout, ' '.join(argv), _text(error.stdout), _text(error.stderr)))
-        return PlaybookResult(argv, completed.returncode, completed.stdout, completed.stderr, _read_records(records_path))
+        result = PlaybookResult(argv, completed.returncode, completed.stdout, completed.stderr, _read_records(records_path))
+        for observer in OBSERVERS:
+            observer(result)
+        return result
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -517,8 +517,10 @@ def pebble_serial(serial):
     return format(serial, 'x')
 
 
-def start_pebble(workdir, dns_port, http_port, env=None, eab_keys=None):
-    """Start Pebble on free loopback ports using the given DNS server and HTTP-01 port; returns a Pebble."""
+def start_pebble(workdir, dns_port, http_port, env=None, eab_keys=None, config=None):
+    """Start Pebble on free loopback ports using the given DNS server and HTTP-01 port; returns a Pebble.
+
+    config: more Pebble settings, e.g. {'domainBlocklist': ['blocked.example']} (rejectedIdentifier)."""
     pebble = _which('pebble')
     workdir = os.path.abspath(workdir)
     os.makedirs(workdir, exist_ok=True)
@@ -526,6 +528,7 @@ def start_pebble(workdir, dns_port, http_port, env=None, eab_keys=None):
     process_env = dict(os.environ)
     process_env['PEBBLE_VA_NOSLEEP'] = '1'
     process_env.update({key: str(value) for key, value in (env or {}).items()})
+    extra_config = dict(config or {})
 
     def start_once():
         port, management_port, tls_port = free_port(), free_port(), free_port()
@@ -541,6 +544,7 @@ def start_pebble(workdir, dns_port, http_port, env=None, eab_keys=None):
         }
         if eab_keys:
             config['externalAccountMACKeys'] = dict(eab_keys)
+        config.update(extra_config)
         config_path = os.path.join(workdir, 'pebble-config.json')
         with open(config_path, 'w') as handle:
             json.dump({'pebble': config}, handle, indent=2)
