@@ -20,8 +20,8 @@ from tests.lib.faults import ZONE, StartedPlaybook, batch_vars, challenge_files,
 from tests.lib.playbook import run_playbook
 
 AREA = 'Interruption'
-SEEDS = (11, 23, 37, 41)
-KILL_WINDOW = (1.5, 8.0)     # seconds after start: from before the first task to the end of validation
+SEEDS = (11, 23, 37, 41, 59)
+AFTER_REQUEST = (0.0, 0.4)   # seconds to let the run go on after the chosen CA request, before the kill
 
 
 def _names(prefix):
@@ -72,23 +72,41 @@ def _recovered(services, store_dir, names, webroot_before, directory=None):
     return result
 
 
+@pytest.fixture(scope='module')
+def requests_per_batch(services, tmp_path_factory):
+    """How many requests an uninterrupted batch sends to the CA: the kill points are
+    chosen along that, so they fall inside the run on a fast machine and a slow one."""
+    store_dir = str(tmp_path_factory.mktemp('calibration'))
+    with FaultProxy(services.pebble, lifetime=120) as proxy:
+        run_playbook(playbook('faults_batch.yml'), batch_vars(services, store_dir, _names('calibrate'), directory=proxy.directory_url))\
+            .assert_ok()
+        return len(proxy.requests())
+
+
 @pytest.mark.parametrize('seed', SEEDS)
-def test_killed_at_a_random_point_then_rerun(services, store_dir, reliability, seed):
+def test_killed_at_a_random_point_then_rerun(services, store_dir, reliability, requests_per_batch, seed):
     names = _names('kill%d' % seed)
     webroot_before = challenge_files(services.web.webroot)
-    delay = random.Random(seed).uniform(*KILL_WINDOW)
-    started = StartedPlaybook(batch_vars(services, store_dir, names, timeout=120))
-    time.sleep(delay)
-    was_running = started.kill()
-    left = _state(store_dir, names)
-    try:
-        _recovered(services, store_dir, names, webroot_before)
-    finally:
-        reliability.record(AREA, 'SIGKILL at %.1f s (seed %d)' % (delay, seed),
-                           'kill -9 of the process group of ansible-playbook during a batch of 4 (2 http-01, 2 dns-01), then run again',
-                           'all issued and whole; locks free; nothing left behind',
-                           'killed run left: %s%s; the re-run issued all 4, keys match, chains verify' % (
-                               ', '.join(left), '' if was_running else ' (it had already finished)'))
+    chooser = random.Random(seed)
+    after_requests = chooser.randint(1, requests_per_batch)
+    delay = chooser.uniform(*AFTER_REQUEST)
+    outcome = 'FAILED'
+    with FaultProxy(services.pebble, lifetime=150) as proxy:
+        started = StartedPlaybook(batch_vars(services, store_dir, names, directory=proxy.directory_url, timeout=120))
+        end = time.monotonic() + 60
+        while len(proxy.requests()) < after_requests and started.process.poll() is None and time.monotonic() < end:
+            time.sleep(0.005)
+        time.sleep(delay)
+        was_running = started.kill()
+        left = _state(store_dir, names)
+        try:
+            _recovered(services, store_dir, names, webroot_before, directory=proxy.directory_url)
+            outcome = 'killed run left: %s%s; the re-run issued all 4, keys match, chains verify, nothing left behind' % (
+                ', '.join(left), '' if was_running else ' (it had already finished)')
+        finally:
+            reliability.record(AREA, 'SIGKILL after CA request %d of %d + %.2f s (seed %d)' % (after_requests, requests_per_batch, delay, seed),
+                               'kill -9 of ansible-playbook and every process under it during a batch of 4 (2 http-01, 2 dns-01), '
+                               'then run again', 'all issued and whole; locks free; nothing left behind', outcome)
 
 
 # (id, where the CA holds the request, what was reached when killed)
