@@ -1,19 +1,20 @@
 # certflow.ssl — developer entry points.
 #   make demo   the whole workflow on the embedded local CA, nothing external needed
-#   make test   installs what the tests need (Debian packages, a virtualenv) and runs every test
+#   make test   installs what the tests need (Debian packages, a virtualenv) and runs every test:
+#               ansible-test sanity and units, then pytest (unit, lint, packaging, AWX runner, integration)
 #   make bench  N fresh certificates from Pebble with this collection, community.crypto and certbot (N=10; docs/performance.md)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 COLLECTIONS := $(CURDIR)/.collections
-SYSTEM_PACKAGES := pebble bind9 bind9-utils dnsutils nginx-light apache2 openssl chromium
+SYSTEM_PACKAGES := pebble bind9 bind9-utils dnsutils nginx-light apache2 openssl chromium shellcheck
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
 N ?= 10
 BENCH_ARGS ?=
 
-.PHONY: demo test unit integration system-deps venv collection clean bench
+.PHONY: demo test unit integration sanity system-deps venv collection clean bench
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +46,11 @@ unit: venv collection
 integration: system-deps venv collection
 	$(BIN)/python -m pytest tests/integration
 
-test: system-deps venv collection
+# ansible-test sanity (every test, no ignore file) and ansible-test units, offline: tests/sanity/run.sh
+sanity: system-deps venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" PYTHON="$(CURDIR)/$(BIN)/python" bash tests/sanity/run.sh
+
+test: system-deps venv collection sanity
 	$(BIN)/python -m pytest tests
 
 # Not part of `make test`: a few minutes, and timings are a record, not a test.

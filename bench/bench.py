@@ -117,7 +117,7 @@ def ensure_community_crypto():
 
 def tool_version(argv):
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout.strip()
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return '?'
     return out.splitlines()[0] if out else '?'
@@ -557,7 +557,7 @@ def update_doc(text):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--n', type=int, default=int(os.environ.get('N') or 10), help='certificates per run (default 10, or $N)')
     parser.add_argument('--runs', type=int, default=3, help='runs per tool; the median is reported (default 3)')
     parser.add_argument('--tools', default=','.join(ALL_TOOLS), help='comma-separated subset of %s; certflow-http@REF or '

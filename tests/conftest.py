@@ -23,10 +23,16 @@ def _link_collection():
     return COLLECTIONS_ROOT
 
 
-_link_collection()
-if COLLECTIONS_ROOT not in sys.path:
-    sys.path.insert(0, COLLECTIONS_ROOT)
-os.environ['ANSIBLE_COLLECTIONS_PATH'] = COLLECTIONS_ROOT
+_LAID_OUT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(REPO)))
+if os.path.basename(os.path.dirname(os.path.dirname(REPO))) == 'ansible_collections':
+    # Already in an ansible_collections/<namespace>/<name> tree (ansible-test units):
+    # its collection loader owns the imports, a second path to the same files would confuse it.
+    os.environ['ANSIBLE_COLLECTIONS_PATH'] = _LAID_OUT_ROOT
+else:
+    _link_collection()
+    if COLLECTIONS_ROOT not in sys.path:
+        sys.path.insert(0, COLLECTIONS_ROOT)
+    os.environ['ANSIBLE_COLLECTIONS_PATH'] = COLLECTIONS_ROOT
 
 
 def pytest_configure(config):

@@ -10,6 +10,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 from ansible_collections.certflow.ssl.plugins.module_utils._crypto import cert_summary, load_certificate
+from ansible_collections.certflow.ssl.plugins.module_utils._deps import require_packages
 
 
 def cert_info(value, renew_before_days=30):
@@ -20,6 +21,7 @@ def cert_info(value, renew_before_days=30):
     except (TypeError, ValueError):
         raise AnsibleFilterError('cert_info: renew_before_days must be a number of days, got %r' % (renew_before_days,)) from None
     try:
+        require_packages('cert_info')
         return cert_summary(load_certificate(value, 'the cert_info input'), renew_before_days=renew_before_days)
     except CertflowError as exc:
         raise AnsibleFilterError('cert_info: %s' % exc.msg) from exc

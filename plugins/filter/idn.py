@@ -10,12 +10,14 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 from ansible_collections.certflow.ssl.plugins.module_utils._crypto import from_punycode as _from_punycode
+from ansible_collections.certflow.ssl.plugins.module_utils._deps import require_packages
 from ansible_collections.certflow.ssl.plugins.module_utils._crypto import to_punycode as _to_punycode
 
 
 def _each(convert, filter_name, value):
     """Apply ``convert`` to a string, or to every item of a list (keeping the list)."""
     try:
+        require_packages(filter_name)
         if isinstance(value, str):
             return convert(value)
         if isinstance(value, (list, tuple)):

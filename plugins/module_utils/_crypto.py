@@ -11,18 +11,21 @@ import datetime
 import ipaddress
 import re
 
-import idna
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+try:
+    import idna
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+except ImportError:  # reported by the module wrapper (module_utils/_deps.py)
+    pass
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 
 KEY_TYPES = ('ec256', 'ec384', 'rsa2048', 'rsa3072', 'rsa4096')
 
-_EC_CURVES = {'ec256': ec.SECP256R1, 'ec384': ec.SECP384R1}
+_EC_CURVES = {'ec256': 'SECP256R1', 'ec384': 'SECP384R1'}  # names in cryptography's ec module
 _EC_NAMES = {'secp256r1': 'ec256', 'secp384r1': 'ec384', 'secp521r1': 'ec521'}
 _RSA_SIZES = {'rsa2048': 2048, 'rsa3072': 3072, 'rsa4096': 4096}
 
@@ -38,7 +41,7 @@ _LDH_LABEL = re.compile(r'^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$')
 def generate_private_key(key_type):
     """A new private key of one of KEY_TYPES."""
     if key_type in _EC_CURVES:
-        return ec.generate_private_key(_EC_CURVES[key_type]())
+        return ec.generate_private_key(getattr(ec, _EC_CURVES[key_type])())
     if key_type in _RSA_SIZES:
         return rsa.generate_private_key(public_exponent=65537, key_size=_RSA_SIZES[key_type])
     raise CertflowError('unsupported key_type %r; choose one of %s' % (key_type, ', '.join(KEY_TYPES)))
@@ -142,6 +145,13 @@ def public_key_pem(key):
 
 def _spki_der(thing):
     return _public_key(thing).public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def public_key_fingerprint(thing):
+    """SHA-256 of the SubjectPublicKeyInfo (as pinned by HPKP/DANE), hex; tells keys apart without showing them."""
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(_spki_der(thing))
+    return digest.finalize().hex()
 
 
 def signing_hash(key):

@@ -13,9 +13,12 @@ import time
 import warnings
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import InsecureRequestWarning
+try:
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.exceptions import InsecureRequestWarning
+except ImportError:  # reported by the module wrapper (module_utils/_deps.py)
+    HTTPAdapter = object  # lets the module load; nothing here runs without requests
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, backoff
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.propagation import resolve_addresses

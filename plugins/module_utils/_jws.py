@@ -11,20 +11,23 @@ import hashlib
 import hmac
 import json
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+try:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+except ImportError:  # reported by the module wrapper (module_utils/_deps.py)
+    pass
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 
 
-# curve name -> (JWK crv, JWS alg, hash, coordinate/signature half size in bytes)
+# curve name -> (JWK crv, JWS alg, hash name in cryptography's hashes module, coordinate/signature half size in bytes)
 _EC_CURVES = {
-    'secp256r1': ('P-256', 'ES256', hashes.SHA256, 32),
-    'secp384r1': ('P-384', 'ES384', hashes.SHA384, 48),
-    'secp521r1': ('P-521', 'ES512', hashes.SHA512, 66),
+    'secp256r1': ('P-256', 'ES256', 'SHA256', 32),
+    'secp384r1': ('P-384', 'ES384', 'SHA384', 48),
+    'secp521r1': ('P-521', 'ES512', 'SHA512', 66),
 }
-_EC_BY_ALG = dict((alg, (hash_cls, size)) for _crv, alg, hash_cls, size in _EC_CURVES.values())
+_EC_BY_ALG = dict((alg, (hash_name, size)) for _crv, alg, hash_name, size in _EC_CURVES.values())
 
 
 def b64u(data):
@@ -116,8 +119,8 @@ def sign(private_key, data, alg=None):
     if alg in _EC_BY_ALG:
         if not isinstance(private_key, ec.EllipticCurvePrivateKey):
             raise CertflowError('%s needs an EC private key' % alg)
-        hash_cls, size = _EC_BY_ALG[alg]
-        der = private_key.sign(data, ec.ECDSA(hash_cls()))
+        hash_name, size = _EC_BY_ALG[alg]
+        der = private_key.sign(data, ec.ECDSA(getattr(hashes, hash_name)()))
         r, s = decode_dss_signature(der)
         return r.to_bytes(size, 'big') + s.to_bytes(size, 'big')
     raise CertflowError('unsupported JWS algorithm %r' % alg)
@@ -131,11 +134,11 @@ def verify(public_key, data, signature, alg=None):
     if alg == 'RS256':
         public_key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
         return True
-    hash_cls, size = _EC_BY_ALG[alg]
+    hash_name, size = _EC_BY_ALG[alg]
     if len(signature) != 2 * size:
         raise CertflowError('%s signature must be %d bytes, got %d' % (alg, 2 * size, len(signature)))
     der = encode_dss_signature(int.from_bytes(signature[:size], 'big'), int.from_bytes(signature[size:], 'big'))
-    public_key.verify(der, data, ec.ECDSA(hash_cls()))
+    public_key.verify(der, data, ec.ECDSA(getattr(hashes, hash_name)()))
     return True
 
 

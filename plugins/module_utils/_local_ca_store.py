@@ -31,11 +31,14 @@ import pathlib
 import re
 import threading
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+try:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+except ImportError:  # reported by the module wrapper (module_utils/_deps.py)
+    pass
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import (
     CertflowError, atomic_write, ensure_dir, flock_with_deadline, read_text)
@@ -57,12 +60,8 @@ KEY_MODE = 0o600
 FILE_MODE = 0o644
 DIR_MODE = 0o700
 
-REASON_FLAGS = {
-    'key_compromise': x509.ReasonFlags.key_compromise,
-    'affiliation_changed': x509.ReasonFlags.affiliation_changed,
-    'superseded': x509.ReasonFlags.superseded,
-    'cessation_of_operation': x509.ReasonFlags.cessation_of_operation,
-}
+# cert_revoke reasons that go into the CRL, by their name in x509.ReasonFlags
+REASON_FLAGS = ('key_compromise', 'affiliation_changed', 'superseded', 'cessation_of_operation')
 
 _ORDER_ID = re.compile(r'^[0-9a-f]{24}$')
 _TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
@@ -470,9 +469,8 @@ class LocalCA:
                        .serial_number(int(serial_hex, 16))
                        .revocation_date(parse_iso(entry['revoked_at'])))
             # RFC 5280 5.3.1: the reason code 'unspecified' should be left out.
-            flag = REASON_FLAGS.get(entry.get('reason'))
-            if flag is not None:
-                revoked = revoked.add_extension(x509.CRLReason(flag), critical=False)
+            if entry.get('reason') in REASON_FLAGS:
+                revoked = revoked.add_extension(x509.CRLReason(x509.ReasonFlags[entry['reason']]), critical=False)
             builder = builder.add_revoked_certificate(revoked.build())
         crl = builder.sign(key, _crypto.signing_hash(key))
         atomic_write(self.crl_der_path, crl.public_bytes(serialization.Encoding.DER), FILE_MODE)

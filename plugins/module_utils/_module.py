@@ -11,9 +11,12 @@ __metaclass__ = type
 import copy
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
+from ansible_collections.certflow.ssl.plugins.module_utils._deps import missing_packages
 
 KEY_TYPES = ['ec256', 'ec384', 'rsa2048', 'rsa3072', 'rsa4096']
 
@@ -105,12 +108,42 @@ def entry_spec(spec):
 
 
 class CertflowModule:
-    """AnsibleModule plus the collection's error handling."""
+    """AnsibleModule plus the collection's error handling.
 
-    def __init__(self, argument_spec, **kwargs):
+    ``entry_options``: the options one ``certificates:`` entry takes (batch
+    mode). The entries are checked here, with ansible-core's own validator,
+    rather than as suboptions of ``certificates``: an entry takes the
+    module's per-certificate options again, which the documentation says
+    once instead of repeating every one of them under ``certificates``.
+    Each entry gets the same type checks and conversions, and its no_log
+    values are masked in every output like the top level's."""
+
+    def __init__(self, argument_spec, entry_options=None, **kwargs):
+        if entry_options is not None:
+            argument_spec = dict(argument_spec, certificates=dict(type='list', elements='dict'))
         self.module = AnsibleModule(argument_spec=argument_spec, **kwargs)
         self.params = self.module.params
         self.check_mode = self.module.check_mode
+        self.diff = self.module._diff
+        if entry_options is not None and self.params.get('certificates') is not None:
+            self.params['certificates'] = self._checked_entries(entry_spec(entry_options))
+        missing = missing_packages()
+        if missing:
+            self.module.fail_json(msg=missing_required_lib(' and '.join(missing)), changed=False)
+
+    def _checked_entries(self, spec):
+        validator = ArgumentSpecValidator(spec)
+        checked = []
+        for index, entry in enumerate(self.params['certificates']):
+            result = validator.validate(entry)
+            # Masked before anything (an error message included) can be returned.
+            self.module.no_log_values.update(result._no_log_values)
+            if result.error_messages:
+                messages = [('unsupported option ' if isinstance(error, UnsupportedError) else '') + message
+                            for error, message in zip(result.errors.errors, result.error_messages)]
+                self.module.fail_json(msg='certificates[%d]: %s' % (index, '; '.join(messages)), changed=False)
+            checked.append(result.validated_parameters)
+        return checked
 
     def run(self, work):
         """Call ``work(self)``; it returns the result dict. A CertflowError

@@ -8,9 +8,12 @@ __metaclass__ = type
 
 from urllib.parse import unquote, urlparse
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509 import ocsp
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509 import ocsp
+except ImportError:  # reported by the module wrapper (module_utils/_deps.py)
+    pass
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto

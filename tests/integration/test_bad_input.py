@@ -248,7 +248,7 @@ def _issue(subject, key, issuer, issuer_key, ca, not_before, not_after):
 def _chain_pems():
     now = datetime.datetime.now(datetime.timezone.utc)
     day = datetime.timedelta(days=1)
-    keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(4)]
+    keys = [ec.generate_private_key(ec.SECP256R1()) for _key in range(4)]
     root = _issue('Bad Chain Root', keys[0], 'Bad Chain Root', keys[0], True, now - 10 * day, now + 100 * day)
     expired_ca = _issue('Expired Intermediate', keys[1], 'Bad Chain Root', keys[0], True, now - 50 * day, now - day)
     other_ca = _issue('Unrelated Intermediate', keys[2], 'Bad Chain Root', keys[0], True, now - 10 * day, now + 100 * day)

@@ -19,6 +19,7 @@ from tests.lib.webservers import (
     CHALLENGE_TOKEN, HOST, OCSP_URL, PLAYBOOKS, PrivateApache, PrivateNginx, TestPKI, _Backend, _write, eventually, handshake,
     http_get, https_get, refusal_reason)
 
+
 class Deployment:
     """A private server, the certificates, and the role variables of the baseline configuration."""
 

@@ -14,7 +14,7 @@ print(re.search(r"pip='([0-9.]+)'", source).group(1))
 PY
 )
 mkdir -p ~/.ansible/test/cache
-cp "$repo/tests/sanity/get_pip_offline.py" ~/.ansible/test/cache/get_pip_${pip_version//./_}.py
+cp "$repo/tests/sanity/get_pip_offline.py" ~/.ansible/test/cache/"get_pip_${pip_version//./_}.py"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -26,3 +26,17 @@ done)
 cd "$target"
 ansible-test sanity --python "$pyver" --color no "$@"
 ansible-test units --python "$pyver" --color no --requirements
+# ansible-test can exit 0 when pytest's workers crash before a test ran: count them.
+"$python" - <<'PY'
+import glob
+import sys
+import xml.etree.ElementTree as ElementTree
+tests = failures = 0
+for path in glob.glob('tests/output/junit/*units.xml'):
+    root = ElementTree.parse(path).getroot()
+    for suite in ([root] if root.tag == 'testsuite' else root.iter('testsuite')):
+        tests += int(suite.get('tests', 0))
+        failures += int(suite.get('failures', 0)) + int(suite.get('errors', 0))
+print('ansible-test units: %d tests, %d failed' % (tests, failures))
+sys.exit(0 if tests and not failures else 1)
+PY

@@ -276,15 +276,18 @@ def test_syntax_check_with_the_windows_collections(windows_collections, tmp_path
         'name': 'Bind the shop certificate on IIS', 'hosts': 'windows', 'gather_facts': False,
         'roles': [{'role': 'certflow.ssl.iis', 'vars': {'certflow_iis_sites': [site()]}}],
     }]))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join([os.environ['ANSIBLE_COLLECTIONS_PATH'], windows_collections]))
+    # The syntax check has no Windows hosts in its inventory (ansible-test makes a missing group an error).
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join([os.environ['ANSIBLE_COLLECTIONS_PATH'], windows_collections]),
+               ANSIBLE_HOST_PATTERN_MISMATCH='ignore')
     done = subprocess.run(['ansible-playbook', '-i', 'localhost,', '--syntax-check', str(playbook)], capture_output=True, text=True,
                           env=env, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     # Every task file is loaded as well (the role includes them dynamically).
     for path in sorted(glob.glob(os.path.join(ROLE, 'tasks', '*.yml'))):
         tasks_playbook = tmp_path / ('tasks-%s.yml' % os.path.basename(path))
-        tasks_playbook.write_text(yaml.safe_dump([{'name': 'Load', 'hosts': 'windows', 'gather_facts': False,
-                                                    'tasks': [{'name': 'Tasks', 'ansible.builtin.import_tasks': path}]}]))
+        load = {'name': 'Load', 'hosts': 'windows', 'gather_facts': False,
+                'tasks': [{'name': 'Tasks', 'ansible.builtin.import_tasks': path}]}
+        tasks_playbook.write_text(yaml.safe_dump([load]))
         done = subprocess.run(['ansible-playbook', '-i', 'localhost,', '--syntax-check', str(tasks_playbook)], capture_output=True,
                               text=True, env=env, timeout=120, check=False)
         assert done.returncode == 0, '%s: %s%s' % (path, done.stdout, done.stderr)

@@ -15,10 +15,13 @@ import re
 import threading
 import time
 
-import requests
-from requests.adapters import HTTPAdapter
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
+try:
+    import requests
+    from requests.adapters import HTTPAdapter
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509.oid import NameOID
+except ImportError:  # reported by the module wrapper (module_utils/_deps.py)
+    pass
 
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils import _jws
@@ -115,8 +118,8 @@ def _problem_of(response):
     body = (response.text or '').strip().replace('\n', ' ')
     if len(body) > 200:
         body = body[:200] + '...'
-    return {'type': 'about:blank', 'detail': '%s %s%s' % (response.status_code, response.reason or '',
-                                                           (': ' + body) if body else '')}
+    detail = '%s %s%s' % (response.status_code, response.reason or '', (': ' + body) if body else '')
+    return {'type': 'about:blank', 'detail': detail}
 
 
 def alternate_links(response):
@@ -642,8 +645,8 @@ class AcmeProvider(CAProvider):
         try:
             response = self._post(url, payload, key=self._account_key, use_kid=False)
         except CertflowError as exc:
-            if eab_kid and exc.details.get('problem_type') in (ERROR_NS + 'unauthorized', ERROR_NS + 'malformed',
-                                                                  ERROR_NS + 'badPublicKey'):
+            eab_problems = (ERROR_NS + 'unauthorized', ERROR_NS + 'malformed', ERROR_NS + 'badPublicKey')
+            if eab_kid and exc.details.get('problem_type') in eab_problems:
                 raise CertflowError('%s (check acme.eab_kid and acme.eab_hmac_key)' % exc.msg, **exc.details)
             raise
         account_url = response.headers.get('Location')
@@ -711,6 +714,13 @@ class AcmeProvider(CAProvider):
                  'provider_data': {'directory': self.directory_url}}
         if not submit:
             return order
+        return self.submit(order)
+
+    def submit(self, order):
+        """newOrder for an order kept locally (``quick_issue: false``); ACME orders
+        cost nothing, so creating one is the submission."""
+        identifiers = order['identifiers']
+        validation = order['validation']
         url = self._dir()['newOrder']
         response = self._post(url, {'identifiers': identifiers})
         order_url = response.headers.get('Location')
@@ -791,8 +801,8 @@ class AcmeProvider(CAProvider):
     @staticmethod
     def _challenge_error(domain, challenge):
         problem = challenge.get('error') or {}
-        return 'validation of %s failed (%s): %s: %s' % (domain, challenge.get('type'), problem.get('type', 'about:blank'),
-                                                        problem.get('detail', 'no detail given'))
+        return 'validation of %s failed (%s): %s: %s' % (
+            domain, challenge.get('type'), problem.get('type', 'about:blank'), problem.get('detail', 'no detail given'))
 
     @staticmethod
     def _all_readied(order):

@@ -8,16 +8,19 @@ __metaclass__ = type
 
 import binascii
 
-import dns.exception
-import dns.message
-import dns.name
-import dns.query
-import dns.rcode
-import dns.rdataclass
-import dns.rdatatype
-import dns.rdtypes.ANY.TXT
-import dns.tsig
-import dns.update
+try:
+    import dns.exception
+    import dns.message
+    import dns.name
+    import dns.query
+    import dns.rcode
+    import dns.rdataclass
+    import dns.rdatatype
+    import dns.rdtypes.ANY.TXT
+    import dns.tsig
+    import dns.update
+except ImportError:  # reported by the module wrapper (module_utils/_deps.py)
+    pass
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.base import DNSProvider
@@ -28,13 +31,14 @@ DEFAULT_TTL = 60
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_ALGORITHM = 'hmac-sha256'
 
+# names in dnspython's dns.tsig module
 TSIG_ALGORITHMS = {
-    'hmac-md5': dns.tsig.HMAC_MD5,
-    'hmac-sha1': dns.tsig.HMAC_SHA1,
-    'hmac-sha224': dns.tsig.HMAC_SHA224,
-    'hmac-sha256': dns.tsig.HMAC_SHA256,
-    'hmac-sha384': dns.tsig.HMAC_SHA384,
-    'hmac-sha512': dns.tsig.HMAC_SHA512,
+    'hmac-md5': 'HMAC_MD5',
+    'hmac-sha1': 'HMAC_SHA1',
+    'hmac-sha224': 'HMAC_SHA224',
+    'hmac-sha256': 'HMAC_SHA256',
+    'hmac-sha384': 'HMAC_SHA384',
+    'hmac-sha512': 'HMAC_SHA512',
 }
 
 KEY_REJECTED = 'TSIG key rejected (%s): check key_name, key_secret and key_algorithm'
@@ -50,7 +54,7 @@ def tsig_algorithm(text):
     if key not in TSIG_ALGORITHMS:
         raise CertflowError('rfc2136 key_algorithm %r is not supported; use one of %s' % (
             text, ', '.join(sorted(TSIG_ALGORITHMS))))
-    return TSIG_ALGORITHMS[key]
+    return getattr(dns.tsig, TSIG_ALGORITHMS[key])
 
 
 def txt_rdata(value):
