@@ -24,9 +24,11 @@ def _settings_key(settings):
 
 
 class Run:
-    def __init__(self, params, check_mode=False, log=None):
+    def __init__(self, params, check_mode=False, log=None, diff=False):
         self.params = params
         self.check_mode = check_mode
+        self.diff = diff
+        self.diffs = []         # diff mode: one before/after per certificate changed (see _diff.py)
         self.timeout = float(params.get('timeout') or 600)
         self.deadline = Deadline(self.timeout)
         self.store = Store(params.get('store_dir') or default_store_dir())
@@ -65,6 +67,10 @@ class Run:
             with self._guard:
                 self._all.append(instance)
         return cache[key]
+
+    def add_diff(self, entry):
+        with self._guard:
+            self.diffs.append(entry)
 
     def ca(self, options):
         """The CA provider for one certificate's options (``provider`` and its dict)."""

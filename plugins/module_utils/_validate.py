@@ -10,6 +10,7 @@ __metaclass__ = type
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline, wait_until
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
+from ansible_collections.certflow.ssl.plugins.module_utils._diff import recorded
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.base import RecordTracker
 from ansible_collections.certflow.ssl.plugins.module_utils._report import certificate_entry, current_certificate
 from ansible_collections.certflow.ssl.plugins.module_utils import _webroot
@@ -145,10 +146,13 @@ class _Proofs:
 
 
 def validate_certificate(run, name, options):
+    def work():
+        return _validate(run, name, options)
+
     if run.check_mode:
-        return _validate(run, name, options)
+        return recorded(run, name, work, 'validate and install')
     with run.store.lock(name, timeout=run.deadline.remaining() or 1.0):
-        return _validate(run, name, options)
+        return recorded(run, name, work, 'validate and install')
 
 
 def _validate(run, name, options):

@@ -16,7 +16,7 @@ from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._validate import validate_certificate
 
 
-def _finish(results, single):
+def _finish(run, results, single):
     changed = any(r.get('changed') for r in results)
     failed = [r for r in results if r.get('status') == 'failed' and r.get('error')]
     if failed:
@@ -25,11 +25,14 @@ def _finish(results, single):
         raise CertflowError('%d of %d certificates failed: %s' % (
             len(failed), len(results), '; '.join('%s: %s' % (r.get('name'), r['error']) for r in failed)),
             certificates=results, changed=changed)
-    return {'changed': changed, 'certificates': results}
+    result = {'changed': changed, 'certificates': results}
+    if run.diffs:
+        result['diff'] = sorted(run.diffs, key=lambda entry: entry['before_header'])
+    return result
 
 
-def _execute(params, check_mode, work):
-    run = Run(params, check_mode=check_mode)
+def _execute(params, check_mode, diff, work):
+    run = Run(params, check_mode=check_mode, diff=diff)
     try:
         items = []
         for index, options in enumerate(entries(params)):
@@ -38,8 +41,8 @@ def _execute(params, check_mode, work):
         single = not params.get('certificates')
         if single:
             # In single mode an error is the task's error, with nothing to merge.
-            return _finish([work(run, items[0]['options'])], single)
-        return _finish(run_batch(run, items, lambda item: work(run, item['options']), params.get('concurrency')), single)
+            return _finish(run, [work(run, items[0]['options'])], single)
+        return _finish(run, run_batch(run, items, lambda item: work(run, item['options']), params.get('concurrency')), single)
     finally:
         run.close()
 
@@ -61,9 +64,9 @@ def _validate_one(run, options):
     return validate_certificate(run, name, options)
 
 
-def request_all(params, check_mode):
-    return _execute(params, check_mode, _request_one)
+def request_all(params, check_mode, diff=False):
+    return _execute(params, check_mode, diff, _request_one)
 
 
-def validate_all(params, check_mode):
-    return _execute(params, check_mode, _validate_one)
+def validate_all(params, check_mode, diff=False):
+    return _execute(params, check_mode, diff, _validate_one)

@@ -103,3 +103,21 @@ def playbook_vars(services, store_dir):
         'http_port': services.web.http_port,
         'store_dir': store_dir,
     }
+
+
+@pytest.fixture
+def acme_vars(playbook_vars, services):
+    """playbook_vars plus `certflow_defaults` (module_defaults for Pebble) and `rfc2136_settings` (BIND9 with TSIG)."""
+    values = dict(playbook_vars)
+    values['certflow_defaults'] = {
+        'provider': 'acme',
+        'acme': {'directory': services.pebble.directory_url, 'ca_bundle': services.pebble.ca_bundle,
+                 'account_email': 'hostmaster@certflow.test'},
+        'store_dir': playbook_vars['store_dir'],
+        'timeout': 120,
+    }
+    values['rfc2136_settings'] = {
+        'server': services.bind.host, 'port': services.bind.port, 'key_name': services.bind.tsig_name,
+        'key_secret': services.bind.tsig_secret, 'key_algorithm': services.bind.tsig_algorithm,
+    }
+    return values

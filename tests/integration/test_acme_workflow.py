@@ -7,7 +7,6 @@ import hashlib
 import os
 import stat
 
-import pytest
 
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from tests.lib.playbook import run_playbook
@@ -18,23 +17,6 @@ PLAYBOOKS = os.path.join(HERE, 'playbooks')
 
 def playbook(name):
     return os.path.join(PLAYBOOKS, name)
-
-
-@pytest.fixture
-def acme_vars(playbook_vars, services):
-    values = dict(playbook_vars)
-    values['certflow_defaults'] = {
-        'provider': 'acme',
-        'acme': {'directory': services.pebble.directory_url, 'ca_bundle': services.pebble.ca_bundle,
-                 'account_email': 'hostmaster@certflow.test'},
-        'store_dir': playbook_vars['store_dir'],
-        'timeout': 120,
-    }
-    values['rfc2136_settings'] = {
-        'server': services.bind.host, 'port': services.bind.port, 'key_name': services.bind.tsig_name,
-        'key_secret': services.bind.tsig_secret, 'key_algorithm': services.bind.tsig_algorithm,
-    }
-    return values
 
 
 def pebble_requests(services):

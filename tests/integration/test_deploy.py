@@ -7,13 +7,11 @@ does not match or a chain that does not verify, rollback when the endpoint keeps
 or the server rejects its configuration, and the PFX bundle."""
 
 import hashlib
-import json
 import os
 import shutil
 import ssl
 import stat
 import subprocess
-import sys
 import tempfile
 
 import pytest
@@ -21,54 +19,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tests.lib import services
-from tests.lib import playbook as playbook_lib
-from tests.lib.playbook import CALLBACK_DIR, PlaybookResult, _ansible_playbook, _read_records, run_playbook
+from tests.lib.playbook import changed_tasks, run_playbook
+
+from tests.lib.webservers import PrivateApache, PrivateNginx, TestPKI, eventually, handshake, serial_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from tests.lib.webservers import PrivateApache, PrivateNginx, TestPKI, eventually, handshake  # noqa: E402
 
 PLAYBOOKS = os.path.join(HERE, 'playbooks')
 INVENTORY = os.path.join(HERE, 'inventories', 'deploy')
 KINDS = ('privkey', 'cert', 'chain', 'fullchain')
 HOSTS = ('web-nginx', 'web-apache')
-
-
-# --------------------------------------------------------------------------- running playbooks with an inventory
-
-def run_inventory_playbook(playbook, inventory, extra_vars, limit=None, timeout=300):
-    """ansible-playbook with a real inventory (groups, several hosts); otherwise like tests.lib.playbook.run_playbook
-    (the same recorder, CERTFLOW_TEST_VERBOSITY and result observers)."""
-    workdir = tempfile.mkdtemp(prefix='certflow-inventory-playbook-')
-    try:
-        records_path = os.path.join(workdir, 'records.jsonl')
-        vars_path = os.path.join(workdir, 'extra_vars.json')
-        with open(vars_path, 'w') as handle:
-            json.dump(extra_vars, handle)
-        argv = [_ansible_playbook(), '-i', inventory, '-e', '@' + vars_path] + (['--limit', limit] if limit else [])
-        verbosity = int(os.environ.get('CERTFLOW_TEST_VERBOSITY') or 0)
-        if verbosity:
-            argv.append('-' + 'v' * verbosity)
-        argv.append(playbook)
-        env = dict(os.environ)
-        env.update({
-            'ANSIBLE_NOCOLOR': '1', 'ANSIBLE_FORCE_COLOR': '0', 'ANSIBLE_CALLBACKS_ENABLED': 'certflow_recorder',
-            'ANSIBLE_CALLBACK_PLUGINS': CALLBACK_DIR, 'ANSIBLE_HOST_KEY_CHECKING': 'False', 'ANSIBLE_RETRY_FILES_ENABLED': 'False',
-            'ANSIBLE_PIPELINING': 'True', 'CERTFLOW_RECORDER_FILE': records_path,
-        })
-        completed = subprocess.run(argv, cwd=os.path.dirname(playbook), env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                                   text=True, timeout=timeout, check=False)
-        result = PlaybookResult(argv, completed.returncode, completed.stdout, completed.stderr, _read_records(records_path))
-        for observer in getattr(playbook_lib, 'OBSERVERS', []):
-            observer(result)
-        return result
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def changed_tasks(result, host=None):
-    return [(record['host'], record['task']) for record in result.tasks
-            if record['status'] == 'changed' and (host is None or record['host'] == host)]
 
 
 # --------------------------------------------------------------------------- the store and the servers
@@ -103,11 +63,6 @@ def hex_serial(number):
     """A serial as cert_info spells it: lowercase hex padded to whole bytes."""
     text = '%x' % number
     return '0' + text if len(text) % 2 else text
-
-
-def serial_of(path):
-    with open(path, 'rb') as handle:
-        return x509.load_pem_x509_certificate(handle.read()).serial_number
 
 
 class Bench:
@@ -160,8 +115,8 @@ class Bench:
                                   'verify_retries': 4, 'nginx': nginx, 'apache': apache}}
 
     def run(self, limit=None, **nginx_changes):
-        return run_inventory_playbook(os.path.join(PLAYBOOKS, 'deploy_webservers.yml'), INVENTORY, self.extra_vars(**nginx_changes),
-                                      limit=limit)
+        return run_playbook(os.path.join(PLAYBOOKS, 'deploy_webservers.yml'), self.extra_vars(**nginx_changes), inventory=INVENTORY,
+                            limit=limit, timeout=300)
 
     def deployed(self, host, kind='cert'):
         return os.path.join(self.deploy_root, host, 'www', kind + '.pem')

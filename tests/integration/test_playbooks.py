@@ -12,18 +12,17 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
 import tempfile
 
 import pytest
 from cryptography import x509
 
 from tests.lib import services as service_lib
+from tests.lib.playbook import changed_tasks, run_playbook
+from tests.lib.secret_scan import leaks, secrets_in
+from tests.lib.webservers import PrivateApache, PrivateNginx, eventually, handshake, http_get, serial_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from test_deploy import changed_tasks, run_inventory_playbook, serial_of  # noqa: E402
-from tests.lib.webservers import PrivateApache, PrivateNginx, eventually, handshake, http_get  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
 PLAYBOOKS = os.path.join(REPO, 'playbooks')
@@ -97,8 +96,18 @@ class Site:
         values.update(changes)
         return values
 
-    def run(self, playbook, **changes):
-        return run_inventory_playbook(os.path.join(PLAYBOOKS, playbook), INVENTORY, self.extra_vars(**changes))
+    def run(self, playbook, check=False, diff=False, **changes):
+        return run_playbook(os.path.join(PLAYBOOKS, playbook), self.extra_vars(**changes), inventory=INVENTORY, timeout=300,
+                            check=check, diff=diff)
+
+    def files(self):
+        """Every file under the store, the deployment root and the servers' site folders."""
+        found = set()
+        for top in (self.store_dir, self.deploy_root, self.nginx.role_vars()['certflow_nginx_sites_dir'],
+                    self.apache.role_vars()['certflow_apache_sites_dir']):
+            for folder, _dirs, names in os.walk(top):
+                found.update(os.path.join(folder, name) for name in names)
+        return found
 
     def store_serial(self, name):
         return serial_of(os.path.join(self.store_dir, name, 'cert.pem'))
@@ -147,6 +156,10 @@ def site(services):
     site = Site(services, workdir)
     try:
         site.start()
+        # On fresh hosts first: check mode must get through every role and change nothing.
+        site.files_before_check, site.requests_before_check = site.files(), pebble_requests(services)
+        site.check_run = site.run('site.yml', check=True, diff=True)
+        site.files_after_check, site.requests_after_check = site.files(), pebble_requests(services)
         site.first_run = site.run('site.yml')
         yield site
     finally:
@@ -202,6 +215,18 @@ def test_second_site_run_changes_nothing(site):
     assert pebble_requests(site.services) == before, 'a second run must not ask the CA anything'
 
 
+def test_site_check_mode_on_fresh_hosts_goes_through_and_changes_nothing(site):
+    site.check_run.assert_ok()
+    assert site.files_after_check == site.files_before_check
+    assert site.requests_after_check == site.requests_before_check, 'check mode must not ask the CA anything'
+    requested = site.check_run.task('Create, renew or resume the orders')['result']['certificates']
+    assert sorted((entry['name'], entry['status']) for entry in requested) == [('api', 'pending_validation'),
+                                                                               ('shop', 'pending_validation')]
+    waiting = [record['result']['msg'] for record in site.check_run.tasks
+               if record['task'].startswith('Report the sites that would be configured')]
+    assert any('shop' in message for message in waiting), waiting
+
+
 # --------------------------------------------------------------------------- renew.yml
 
 def test_renew_when_nothing_is_due_changes_nothing(site):
@@ -213,7 +238,7 @@ def test_renew_when_nothing_is_due_changes_nothing(site):
 
 def test_renew_when_due_serves_the_new_certificates_and_keeps_the_old_files(site):
     old = {name: site.store_serial(name) for name in ('shop', 'api')}
-    result = site.run('renew.yml', certflow_renew_before_days=100000).assert_ok()
+    result = site.run('renew.yml', diff=True, certflow_renew_before_days=100000).assert_ok()
     renewed = result.task('Publish the names that got a new certificate in this run')['result']['ansible_facts']
     assert sorted(renewed['certflow_certificate_renewed']) == ['api', 'shop']
     for name in old:
@@ -225,6 +250,12 @@ def test_renew_when_due_serves_the_new_certificates_and_keeps_the_old_files(site
             assert serial_of(site.deployed(server, name) + '.certflow-previous') == old[name]
     checked = result.task_items('Ask each endpoint for its certificate (TLS with SNI)')
     assert len(checked) == 3 and all(not item['result'].get('failed') for item in checked)
+    # --diff shows the certificate files change on the hosts, never a private key.
+    copied = [item['result'] for item in result.task_items('Copy key, certificate, chain and full chain')]
+    assert any(entry.get('diff') for entry in copied if entry['item'][1]['kind'] == 'cert')
+    assert not any(entry.get('diff') for entry in copied if entry['item'][1]['kind'] == 'privkey')
+    assert 'PRIVATE KEY' not in result.output
+    assert leaks(result.output, secrets_in(site.workdir)) == []
 
 
 # --------------------------------------------------------------------------- report.yml

@@ -54,8 +54,10 @@ class PlaybookResult:
         return '<PlaybookResult rc=%d tasks=%d>' % (self.rc, len(self.tasks))
 
 
-def run_playbook(playbook, extra_vars=None, check=False, diff=False, verbosity=None, env=None, timeout=600, cwd=None):
-    """Run ansible-playbook on localhost (local connection, this Python) and return a PlaybookResult.
+def run_playbook(playbook, extra_vars=None, check=False, diff=False, verbosity=None, env=None, timeout=600, cwd=None,
+                 inventory=None, limit=None):
+    """Run ansible-playbook on localhost (local connection, this Python), or on the hosts of
+    ``inventory`` (optionally ``limit``-ed), and return a PlaybookResult.
 
     extra_vars go in as a JSON file (-e @file), so any value type survives. env adds to (or
     overrides) the environment; ANSIBLE_COLLECTIONS_PATH comes from os.environ (tests/conftest.py).
@@ -65,9 +67,10 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, verbosity=N
         verbosity = int(os.environ.get('CERTFLOW_TEST_VERBOSITY') or 0)
     workdir = tempfile.mkdtemp(prefix='certflow-playbook-')
     try:
-        inventory = os.path.join(workdir, 'inventory.ini')
-        with open(inventory, 'w') as handle:
-            handle.write('localhost ansible_connection=local ansible_python_interpreter=%s\n' % sys.executable)
+        if inventory is None:
+            inventory = os.path.join(workdir, 'inventory.ini')
+            with open(inventory, 'w') as handle:
+                handle.write('localhost ansible_connection=local ansible_python_interpreter=%s\n' % sys.executable)
         records_path = os.path.join(workdir, 'records.jsonl')
         argv = [_ansible_playbook(), '-i', inventory]
         if extra_vars:
@@ -75,6 +78,8 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, verbosity=N
             with open(vars_path, 'w') as handle:
                 json.dump(extra_vars, handle)
             argv += ['-e', '@' + vars_path]
+        if limit:
+            argv += ['--limit', limit]
         if check:
             argv.append('--check')
         if diff:
@@ -93,6 +98,7 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, verbosity=N
             'ANSIBLE_RETRY_FILES_ENABLED': 'False',
             'ANSIBLE_LOCALHOST_WARNING': 'False',
             'ANSIBLE_INVENTORY_UNPARSED_WARNING': 'False',
+            'ANSIBLE_PIPELINING': 'True',
             'CERTFLOW_RECORDER_FILE': records_path,
         })
         run_env.update({key: str(value) for key, value in (env or {}).items()})
@@ -108,6 +114,12 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, verbosity=N
         return result
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def changed_tasks(result, host=None):
+    """(host, task name) of every task that reported changed."""
+    return [(record['host'], record['task']) for record in result.tasks
+            if record['status'] == 'changed' and (host is None or record['host'] == host)]
 
 
 def _ansible_playbook():

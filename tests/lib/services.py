@@ -341,7 +341,7 @@ def start_bind(workdir):
 
 # --------------------------------------------------------------------------- nginx
 
-NGINX_CONF_TEMPLATE = """user root root;
+_NGINX_CONF_HEAD = """user root root;
 worker_processes 1;
 pid {workdir}/nginx.pid;
 error_log {workdir}/error.log info;
@@ -354,14 +354,21 @@ http {{
     uwsgi_temp_path {workdir}/tmp/uwsgi;
     scgi_temp_path {workdir}/tmp/scgi;
     default_type application/octet-stream;
-    server {{
+"""
+
+_WEBROOT_SERVER = """    server {{
         listen 127.0.0.1:{port} default_server;
         server_name _;
         root {webroot};
         location / {{ try_files $uri =404; }}
     }}
-}}
 """
+
+
+def private_nginx_conf(workdir, http_body):
+    """nginx.conf for an nginx that keeps its pid, logs and temporary files in
+    ``workdir`` (mkdir ``workdir``/tmp first), with ``http_body`` inside http { }."""
+    return _NGINX_CONF_HEAD.format(workdir=workdir) + http_body + '}\n'
 
 
 class WebServer:
@@ -392,7 +399,7 @@ def start_web(workdir, webroot=None):
         port = free_port()
         conf_path = os.path.join(workdir, 'nginx.conf')
         with open(conf_path, 'w') as handle:
-            handle.write(NGINX_CONF_TEMPLATE.format(workdir=workdir, port=port, webroot=webroot))
+            handle.write(private_nginx_conf(workdir, _WEBROOT_SERVER.format(port=port, webroot=webroot)))
         argv = [nginx, '-p', workdir + '/', '-e', os.path.join(workdir, 'error.log'), '-c', conf_path, '-g', 'daemon off;']
         process = _Process('nginx', argv, workdir, os.path.join(workdir, 'nginx.log'))
         server = WebServer(workdir, port, webroot, process)

@@ -110,25 +110,12 @@ def _write(path, data, mode=0o644):
 
 # --------------------------------------------------------------------------- private servers
 
-NGINX_CONF = """user root root;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {d}/access.log;
-    client_body_temp_path {d}/tmp/body;
-    proxy_temp_path {d}/tmp/proxy;
-    fastcgi_temp_path {d}/tmp/fastcgi;
-    uwsgi_temp_path {d}/tmp/uwsgi;
-    scgi_temp_path {d}/tmp/scgi;
-    default_type application/octet-stream;
-    server {{
+# A control server (answers 204 once nginx is up) and the sites the roles write.
+NGINX_HTTP_BODY = """    server {{
         listen {host}:{control_port};
         return 204;
     }}
     include {d}/sites-enabled/*.conf;
-}}
 """
 
 APACHE_CONF = """ServerRoot {d}
@@ -175,7 +162,8 @@ class PrivateNginx:
 
     def start(self, control_port):
         self._nginx = services._which('nginx')
-        _write(self.conf, NGINX_CONF.format(d=self.directory, host=HOST, control_port=control_port))
+        _write(self.conf, services.private_nginx_conf(self.directory, NGINX_HTTP_BODY.format(d=self.directory, host=HOST,
+                                                                                             control_port=control_port)))
         argv = self._cli().split() + ['-g', 'daemon off;']
         self.process = services._Process('nginx', argv, self.directory, os.path.join(self.directory, 'nginx.log'))
         self.process.wait_ready(lambda: _tcp_answers(control_port))
@@ -358,3 +346,9 @@ def eventually(check, timeout=SETTLE_TIMEOUT):
 
 
 # --------------------------------------------------------------------------- the deployment under test
+
+
+def serial_of(path):
+    """Serial number of the (first) certificate in a PEM file."""
+    with open(path, 'rb') as handle:
+        return x509.load_pem_x509_certificate(handle.read()).serial_number
