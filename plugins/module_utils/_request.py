@@ -9,6 +9,7 @@ __metaclass__ = type
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
+from ansible_collections.certflow.ssl.plugins.module_utils._diff import recorded
 from ansible_collections.certflow.ssl.plugins.module_utils._report import certificate_entry, current_certificate
 from ansible_collections.certflow.ssl.plugins.module_utils._spec import load_csr_option, load_key_option, same_identifiers
 from ansible_collections.certflow.ssl.plugins.module_utils._validate import install_issued
@@ -44,10 +45,13 @@ def _key_and_csr(run, spec, options):
 def request_certificate(run, spec, options):
     """Hold the certificate's lock for the whole decision, so two runs on one
     store never both create an order for the same name."""
+    def work():
+        return _request(run, spec, options)
+
     if run.check_mode:
-        return _request(run, spec, options)
+        return recorded(run, spec['name'], work, 'create')
     with run.store.lock(spec['name'], timeout=run.deadline.remaining() or 1.0):
-        return _request(run, spec, options)
+        return recorded(run, spec['name'], work, 'create')
 
 
 def _request(run, spec, options):
@@ -67,7 +71,7 @@ def _request(run, spec, options):
     submit = options.get('quick_issue', True) is not False
     provider = run.ca(options)
     if not force and order and order.get('status') in OPEN_STATUSES and same_identifiers(order['identifiers'], spec):
-        if order['status'] == 'created' and submit and hasattr(provider, 'submit'):
+        if order['status'] == 'created' and submit:
             # The order was created with quick_issue: false; now it is submitted.
             if run.check_mode:
                 return certificate_entry(spec, store, 'pending_validation', order, summary, changed=True, action='submit')

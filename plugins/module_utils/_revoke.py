@@ -10,9 +10,12 @@ __metaclass__ = type
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, read_file
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
+from ansible_collections.certflow.ssl.plugins.module_utils._diff import recorded
 from ansible_collections.certflow.ssl.plugins.module_utils._run import Run
 
 PENDING = ('created', 'pending_validation', 'processing')
+# A failed order (validation refused) can still hold authorizations or, at Alibaba Cloud, quota.
+CANCELLABLE = PENDING + ('failed',)
 
 
 def _load_target(run, params):
@@ -30,16 +33,27 @@ def _load_target(run, params):
     return None, None, {'order_id': params['order_id'], 'provider': params['provider'], 'status': 'pending_validation'}
 
 
-def revoke(params, check_mode):
+def revoke(params, check_mode, diff=False):
     if params['state'] == 'revoked' and not params.get('confirm'):
         raise CertflowError('revocation cannot be undone: set confirm: true to revoke')
-    run = Run(params, check_mode=check_mode)
+    run = Run(params, check_mode=check_mode, diff=diff)
     try:
-        if params.get('name') and not check_mode:
+        if not params.get('name'):
+            return _revoke(run, params, check_mode)
+        would = 'revoke' if params['state'] == 'revoked' else 'cancel'
+
+        def work():
+            return recorded(run, params['name'], lambda: _revoke(run, params, check_mode), would, predicted_status=params['state'])
+
+        if check_mode:
+            result = work()
+        else:
             # The name's order.json is shared with cert_request and cert_validate runs.
             with run.store.lock(params['name'], timeout=run.deadline.remaining() or 1.0):
-                return _revoke(run, params, check_mode)
-        return _revoke(run, params, check_mode)
+                result = work()
+        if run.diffs:
+            result['diff'] = run.diffs[0]
+        return result
     finally:
         run.close()
 
@@ -76,8 +90,8 @@ def _cancel(run, params, order, result):
     if order.get('status') == 'cancelled':
         result['status'] = 'cancelled'
         return result
-    if order.get('status') not in PENDING:
-        raise CertflowError('the order for %s is %s; only a pending order can be cancelled (revoke an issued certificate)'
+    if order.get('status') not in CANCELLABLE:
+        raise CertflowError('the order for %s is %s; only a pending or failed order can be cancelled (revoke an issued certificate)'
                             % (params.get('name') or order.get('order_id'), order.get('status')))
     result.update(status='cancelled', order_id=order.get('order_id'), changed=True)
     if run.check_mode:

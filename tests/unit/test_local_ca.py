@@ -224,9 +224,9 @@ def test_created_order_is_submitted_later(ca_path):
     order = provider.create_order(make_spec(['later.internal'], validation='http'), csr, submit=False)
     assert order['status'] == 'created' and order['challenges'] == []
     assert provider.poll(order) == ('created', None)
-    challenges = provider.submit(order)
-    assert order['status'] == 'pending_validation'
-    assert [c['domain'] for c in challenges] == ['later.internal']
+    submitted = provider.submit(order)
+    assert submitted is order and order['status'] == 'pending_validation'
+    assert [c['domain'] for c in order['challenges']] == ['later.internal']
 
 
 # ------------------------------------------------------------- quota

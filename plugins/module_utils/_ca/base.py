@@ -85,6 +85,11 @@ class CAProvider:
         with status ``created`` or ``pending_validation`` and its challenges."""
         raise NotImplementedError
 
+    def submit(self, order):
+        """Send an order created with ``submit=False`` to the CA; return the
+        order, now ``pending_validation`` with its challenges."""
+        raise NotImplementedError
+
     def challenges(self, order):
         """Refresh and return the order's challenges for its validation method."""
         return order.get('challenges', [])

@@ -241,18 +241,19 @@ class LocalCAProvider(CAProvider):
         stored['provider_data']['submitted_at'] = iso(utcnow())
 
     def submit(self, order, csr_pem=None):
-        """Submit a ``created`` order (made with ``submit=False``); returns its challenges."""
+        """Submit a ``created`` order (made with ``submit=False``); returns the order."""
         with self.ca.lock():
             stored = self._load(order)
             if stored['status'] != 'created':
-                return stored['challenges']
+                order.update(copy.deepcopy(stored))
+                return order
             if csr_pem:
                 stored['csr'] = csr_pem
             if not stored.get('csr'):
                 raise CertflowError('order %s has no CSR; it cannot be submitted' % stored['order_id'])
             self._submit(stored)
             self._save(stored, order)
-        return copy.deepcopy(stored['challenges'])
+        return order
 
     def challenges(self, order):
         return copy.deepcopy(self._load(order)['challenges'])

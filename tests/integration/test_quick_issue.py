@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""quick_issue: false keeps a new order with us; a later cert_request submits it
+and cert_validate finishes it, with every CA that has such a step (ACME and the
+local CA here; Alibaba Cloud in test_aliyun_workflow.py). And a failed order can
+be cancelled by name."""
+
+import os
+
+import pytest
+
+from tests.lib.playbook import run_playbook
+
+PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks')
+
+
+def run_module(variables, module, args, check=False):
+    task = {'cert_request': 'Request', 'cert_validate': 'Validate', 'cert_revoke': 'Revoke'}[module]
+    result = run_playbook(os.path.join(PLAYBOOKS, 'single_task.yml'), dict(variables, module=module, module_args=args), check=check)
+    return result, result.task(task)['result']
+
+
+@pytest.fixture(params=['acme', 'local'])
+def provider_vars(request, acme_vars, tmp_path):
+    if request.param == 'local':
+        acme_vars['certflow_defaults'] = {'provider': 'local', 'local_ca': {'path': str(tmp_path / 'ca')},
+                                          'store_dir': acme_vars['store_dir'], 'timeout': 60}
+    acme_vars['validation'] = 'dns' if request.param == 'acme' else 'none'
+    acme_vars['provider'] = request.param
+    return acme_vars
+
+
+def test_created_order_is_submitted_by_the_next_request_then_issued(provider_vars):
+    name = 'later-' + provider_vars['provider']
+    domain = '%s.%s' % (name, provider_vars['zone'])
+    request = {'name': name, 'domains': [domain], 'validation': provider_vars['validation']}
+
+    result, created = run_module(provider_vars, 'cert_request', dict(request, quick_issue=False))
+    result.assert_ok()
+    assert created['certificates'][0]['status'] == 'created' and created['changed'] is True
+
+    result, again = run_module(provider_vars, 'cert_request', dict(request, quick_issue=False))
+    result.assert_ok()
+    assert again['certificates'][0]['status'] == 'created' and again['changed'] is False
+
+    result, checked = run_module(provider_vars, 'cert_request', request, check=True)
+    result.assert_ok()
+    assert checked['certificates'][0]['action'] == 'submit' and checked['changed'] is True
+
+    result, submitted = run_module(provider_vars, 'cert_request', request)
+    result.assert_ok()
+    entry = submitted['certificates'][0]
+    assert entry['action'] == 'submit' and entry['status'] == 'pending_validation' and entry['changed'] is True
+    assert entry['order_id']
+
+    validate = {'name': name, 'method': provider_vars['validation'], 'rfc2136': provider_vars['rfc2136_settings'],
+                'nameservers': [provider_vars['nameserver']], 'propagation_timeout': 20}
+    result, validated = run_module(provider_vars, 'cert_validate', validate)
+    result.assert_ok()
+    assert validated['certificates'][0]['status'] == 'issued'
+    assert os.path.isfile(os.path.join(provider_vars['store_dir'], name, 'fullchain.pem'))
+
+
+def test_failed_order_can_be_cancelled_by_name(acme_vars):
+    name = 'failed-cancel'
+    result, requested = run_module(acme_vars, 'cert_request', {'name': name, 'domains': ['%s.%s' % (name, acme_vars['zone'])],
+                                                               'validation': 'dns'})
+    result.assert_ok()
+    order_json = os.path.join(acme_vars['store_dir'], name, 'order.json')
+    with open(order_json) as handle:
+        text = handle.read()
+    # As a run leaves it when the CA refused the validation.
+    failed = text.replace('"status": "pending_validation"', '"status": "failed"', 1)
+    assert failed != text, text
+    with open(order_json, 'w') as handle:
+        handle.write(failed)
+    result, cancelled = run_module(acme_vars, 'cert_revoke', {'name': name, 'state': 'cancelled'})
+    result.assert_ok()
+    assert cancelled['status'] == 'cancelled' and cancelled['changed'] is True
+    result, again = run_module(acme_vars, 'cert_revoke', {'name': name, 'state': 'cancelled'})
+    result.assert_ok()
+    assert again['changed'] is False
