@@ -68,18 +68,33 @@ EXAMPLES = r'''
     name: shop
   register: shop
 
-- name: Check what a live endpoint serves
+- name: Show its names and when it expires
+  ansible.builtin.debug:
+    msg: "{{ shop.domains_unicode | join(', ') }}: expires {{ shop.not_after }} ({{ shop.days_remaining }} days), renewal due: {{ shop.needs_renewal }}"
+
+- name: Check what the load balancer serves for www.example.com (TLS handshake with SNI)
   certflow.ssl.cert_info:
-    host: www.example.com
+    host: 203.0.113.10
     port: 443
     server_name: www.example.com
   register: live
 
-- name: Every certificate in the store, with CRL check
+- name: Fail unless it is trusted and not due for renewal
+  ansible.builtin.assert:
+    that:
+      - live.chain_valid
+      - not live.needs_renewal
+    fail_msg: "serial {{ live.serial }} from {{ live.issuer }}: trusted {{ live.chain_valid }}, expires {{ live.not_after }}"
+
+- name: Every certificate in the store, with a revocation check by CRL
   certflow.ssl.cert_info:
     store_dir: /etc/certflow
     check_revocation: crl
   register: all_certs
+
+- name: List the certificates due for renewal
+  ansible.builtin.debug:
+    msg: "{{ all_certs.certificates | selectattr('needs_renewal') | map(attribute='name') | list }}"
 '''
 
 RETURN = r'''
@@ -138,6 +153,14 @@ chain_valid:
   description: Whether the chain verifies (signatures, names and validity; and O(ca_bundle) roots when given).
   returned: when one certificate is described
   type: bool
+chain_problem:
+  description: Why the chain does not verify (null when it does).
+  returned: when one certificate is described
+  type: str
+pem:
+  description: The certificate the endpoint served, PEM.
+  returned: when O(host) is given
+  type: str
 key_matches:
   description: Whether the private key matches, or null when no key was available.
   returned: when one certificate is described

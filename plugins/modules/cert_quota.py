@@ -35,11 +35,35 @@ options:
 '''
 
 EXAMPLES = r'''
-- name: Make sure two certificates can still be issued
+- name: Make sure the internal (local) CA, capped at 500 certificates, can still issue ten
   certflow.ssl.cert_quota:
     provider: local
+    local_ca:
+      quota: 500
+    min_remaining: 10
+  register: local_quota
+
+- name: Make sure the Alibaba Cloud resource plan still covers two certificates
+  certflow.ssl.cert_quota:
+    provider: aliyun
+    aliyun:
+      endpoint: cas.aliyuncs.com
+      access_key_id: "{{ vault_aliyun_access_key_id }}"
+      access_key_secret: "{{ vault_aliyun_access_key_secret }}"
+    product: digicert-free-1-free
     min_remaining: 2
-  register: quota
+  register: plan
+
+- name: Show what is left of the resource plan
+  ansible.builtin.debug:
+    msg: "{{ plan.remaining }} of {{ plan.total }} certificates left ({{ plan.issued }} issued)"
+
+- name: An ACME CA such as Let's Encrypt sets no quota (unlimited is true, remaining is null)
+  certflow.ssl.cert_quota:
+    provider: acme
+    acme:
+      directory: https://acme-v02.api.letsencrypt.org/directory
+  register: acme_quota
 '''
 
 RETURN = r'''
@@ -63,6 +87,10 @@ unlimited:
   description: Whether the CA sets no quota (ACME).
   returned: always
   type: bool
+product:
+  description: The product (certificate type) the quota is for.
+  returned: when O(provider=aliyun)
+  type: str
 '''
 
 from ansible_collections.certflow.ssl.plugins.module_utils._module import CertflowModule, provider_argument_spec

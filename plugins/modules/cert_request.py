@@ -27,7 +27,11 @@ attributes:
   check_mode:
     support: full
   diff_mode:
-    support: none
+    support: full
+    details:
+      - The certificate and order in the store before and after, per certificate changed (serial, names, dates,
+        public key fingerprint, order status; never key material).
+      - In check mode the order line says what would be done.
 options:
   name:
     description: Name of the certificate in the store. Defaults to the first domain (V(wildcard.example.com) for V(*.example.com)).
@@ -138,7 +142,7 @@ seealso:
 '''
 
 EXAMPLES = r'''
-- name: Order a certificate for two names, one of them Unicode
+- name: Order a certificate for two names, one of them Unicode (sent to the CA as xn--bcher-kva.example.com)
   certflow.ssl.cert_request:
     provider: acme
     acme:
@@ -149,20 +153,54 @@ EXAMPLES = r'''
       - shop.example.com
       - bücher.example.com
     validation: dns
-  register: order
+  register: shop
 
-- name: Order several certificates at once
+- name: Order several certificates at once, proven with files on the web server, the wildcard with DNS
   certflow.ssl.cert_request:
     provider: acme
     acme:
       directory: https://acme-v02.api.letsencrypt.org/directory
     validation: http
     certificates:
-      - domains: [www.example.com]
-      - domains: [api.example.com]
+      - name: www
+        domains: [www.example.com]
+      - name: api
+        domains: [api.example.com]
       - name: wildcard
         domains: ["*.example.com", example.com]
         validation: dns
+  register: batch
+
+- name: Order with your own CSR and private key, made by another tool
+  certflow.ssl.cert_request:
+    provider: acme
+    acme:
+      directory: https://acme-v02.api.letsencrypt.org/directory
+    name: mail
+    csr_content: "{{ lookup('ansible.builtin.file', 'files/mail.example.com.csr') }}"
+    private_key_content: "{{ vault_mail_private_key }}"
+    validation: dns
+  register: mail
+
+- name: Show the TXT records to add at your DNS provider (then run cert_validate with method dns_manual)
+  ansible.builtin.debug:
+    msg: "{{ item.record_name }}. TXT {{ item.record_value }}"
+  loop: "{{ mail.certificates[0].challenges }}"
+  loop_control:
+    label: "{{ item.domain }}"
+
+- name: Order an RSA certificate for a name and an IP address, renewed 20 days before it expires
+  certflow.ssl.cert_request:
+    provider: acme
+    acme:
+      directory: https://acme-v02.api.letsencrypt.org/directory
+    name: staging
+    domains: [staging.example.com]
+    ip_addresses: [203.0.113.10]
+    key_type: rsa2048
+    validation: http
+    renew_before_days: 20
+  register: staging
 '''
 
 RETURN = r'''
@@ -267,7 +305,7 @@ certificates:
 '''
 
 from ansible_collections.certflow.ssl.plugins.module_utils._module import (
-    CertflowModule, KEY_TYPES, entry_spec, provider_argument_spec)
+    CertflowModule, KEY_TYPES, provider_argument_spec)
 from ansible_collections.certflow.ssl.plugins.module_utils._workflow import request_all
 
 CERTIFICATE_OPTIONS = dict(
@@ -296,17 +334,15 @@ def main():
     argument_spec = dict(shared, **CERTIFICATE_OPTIONS)
     per_entry = dict(CERTIFICATE_OPTIONS, provider=shared['provider'], acme=shared['acme'],
                      aliyun=shared['aliyun'], local_ca=shared['local_ca'])
-    argument_spec.update(
-        certificates=dict(type='list', elements='dict', options=entry_spec(per_entry)),
-        concurrency=dict(type='int', default=4),
-    )
+    argument_spec.update(concurrency=dict(type='int', default=4))
     module = CertflowModule(
         argument_spec,
+        entry_options=per_entry,
         supports_check_mode=True,
         mutually_exclusive=[('domains', 'certificates'), ('csr', 'csr_content'), ('private_key_src', 'private_key_content')],
         required_one_of=[('domains', 'ip_addresses', 'csr', 'csr_content', 'certificates')],
     )
-    module.run(lambda m: request_all(m.params, m.check_mode))
+    module.run(lambda m: request_all(m.params, m.check_mode, diff=m.diff))
 
 
 if __name__ == '__main__':

@@ -23,7 +23,8 @@ attributes:
   check_mode:
     support: full
   diff_mode:
-    support: none
+    support: partial
+    details: The order status in the store before and after, when the certificate is named by O(name).
 options:
   name:
     description: Name of the certificate in the store.
@@ -54,7 +55,7 @@ options:
 '''
 
 EXAMPLES = r'''
-- name: Revoke a certificate whose key leaked
+- name: Revoke a certificate whose key leaked (irreversible, hence confirm)
   certflow.ssl.cert_revoke:
     provider: acme
     acme:
@@ -62,11 +63,16 @@ EXAMPLES = r'''
     name: shop
     reason: key_compromise
     confirm: true
+  register: revoked
 
 - name: Cancel an order that is still waiting for validation
   certflow.ssl.cert_revoke:
-    name: shop
+    provider: acme
+    acme:
+      directory: https://acme-v02.api.letsencrypt.org/directory
+    name: staging
     state: cancelled
+  register: cancelled
 '''
 
 RETURN = r'''
@@ -110,7 +116,7 @@ def main():
         required_one_of=[('name', 'path', 'content', 'order_id')],
         mutually_exclusive=[('name', 'path', 'content', 'order_id')],
     )
-    module.run(lambda m: revoke(m.params, m.check_mode))
+    module.run(lambda m: revoke(m.params, m.check_mode, diff=m.diff))
 
 
 if __name__ == '__main__':

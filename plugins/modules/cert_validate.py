@@ -31,7 +31,11 @@ attributes:
   check_mode:
     support: full
   diff_mode:
-    support: none
+    support: full
+    details:
+      - The certificate and order in the store before and after, per certificate changed (serial, names, dates,
+        public key fingerprint, order status; never key material).
+      - In check mode the order line says what would be done.
 options:
   name:
     description: Name of the certificate in the store.
@@ -79,20 +83,23 @@ seealso:
 '''
 
 EXAMPLES = r'''
-- name: Validate through RFC 2136 dynamic DNS (BIND) and install the certificate
+- name: Validate through RFC 2136 dynamic DNS (BIND), wait for the CA and install the certificates
   certflow.ssl.cert_validate:
     provider: acme
     acme:
       directory: https://acme-v02.api.letsencrypt.org/directory
-    name: shop
     method: dns
     dns_provider: rfc2136
     rfc2136:
       server: ns1.example.com
-      key_name: certflow
+      key_name: acme-update
       key_secret: "{{ vault_tsig_secret }}"
+    certificates:
+      - name: shop
+      - name: wildcard
+  register: dns_validated
 
-- name: Validate several certificates with files in a local web root
+- name: Validate with files written into the local web root of www.example.com and api.example.com
   certflow.ssl.cert_validate:
     provider: acme
     acme:
@@ -100,8 +107,25 @@ EXAMPLES = r'''
     method: http
     webroot: /var/www/html
     certificates:
-      - name: www.example.com
-      - name: api.example.com
+      - name: www
+      - name: api
+  register: http_validated
+
+- name: Validate the TXT records you added by hand, once every authoritative name server shows them
+  certflow.ssl.cert_validate:
+    provider: acme
+    acme:
+      directory: https://acme-v02.api.letsencrypt.org/directory
+    name: mail
+    method: dns_manual
+  register: manual_validated
+
+- name: Show what was installed
+  ansible.builtin.debug:
+    msg: "{{ item.name }}: {{ item.status }}, expires {{ item.not_after }}, key {{ item.paths.privkey }}"
+  loop: "{{ dns_validated.certificates + http_validated.certificates + manual_validated.certificates }}"
+  loop_control:
+    label: "{{ item.name }}"
 '''
 
 RETURN = r'''
@@ -156,7 +180,7 @@ certificates:
 '''
 
 from ansible_collections.certflow.ssl.plugins.module_utils._module import (
-    CertflowModule, dns_argument_spec, entry_spec, provider_argument_spec)
+    CertflowModule, dns_argument_spec, provider_argument_spec)
 from ansible_collections.certflow.ssl.plugins.module_utils._workflow import validate_all
 
 CERTIFICATE_OPTIONS = dict(
@@ -178,16 +202,16 @@ def main():
     argument_spec.update(
         wait=dict(type='bool', default=True),
         cleanup=dict(type='bool', default=True),
-        certificates=dict(type='list', elements='dict', options=entry_spec(per_entry)),
         concurrency=dict(type='int', default=4),
     )
     module = CertflowModule(
         argument_spec,
+        entry_options=per_entry,
         supports_check_mode=True,
         mutually_exclusive=[('name', 'certificates'), ('order_id', 'certificates')],
         required_one_of=[('name', 'domains', 'order_id', 'certificates')],
     )
-    module.run(lambda m: validate_all(m.params, m.check_mode))
+    module.run(lambda m: validate_all(m.params, m.check_mode, diff=m.diff))
 
 
 if __name__ == '__main__':
