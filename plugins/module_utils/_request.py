@@ -70,7 +70,9 @@ def _request(run, spec, options):
 
     submit = options.get('quick_issue', True) is not False
     provider = run.ca(options)
-    if not force and order and order.get('status') in OPEN_STATUSES and same_identifiers(order['identifiers'], spec):
+    # An open order made at another CA (or ACME directory) is left to expire there: a new one is made here.
+    if not force and order and order.get('status') in OPEN_STATUSES and same_identifiers(order['identifiers'], spec) \
+            and provider.holds(order):
         if order['status'] == 'created' and submit:
             # The order was created with quick_issue: false; now it is submitted.
             if run.check_mode:

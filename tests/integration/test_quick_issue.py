@@ -80,3 +80,32 @@ def test_failed_order_can_be_cancelled_by_name(acme_vars):
     result, again = run_module(acme_vars, 'cert_revoke', {'name': name, 'state': 'cancelled'})
     result.assert_ok()
     assert again['changed'] is False
+
+
+def test_open_order_of_another_acme_directory_is_not_resumed(acme_vars, services):
+    """Switching acme.directory (staging to production, one CA to another) with an
+    order still open: the old one cannot be finished at the new CA, so a new one is made."""
+    name = 'moved-ca'
+    request = {'name': name, 'domains': ['%s.%s' % (name, acme_vars['zone'])], 'validation': 'dns'}
+    result, first = run_module(acme_vars, 'cert_request', request)
+    result.assert_ok()
+    first_order = first['certificates'][0]['order_id']
+
+    result, same = run_module(acme_vars, 'cert_request', request)
+    result.assert_ok()
+    assert same['certificates'][0]['order_id'] == first_order and same['changed'] is False
+
+    moved = dict(acme_vars)
+    other_url = services.pebble.directory_url.replace('127.0.0.1', 'localhost')
+    assert other_url != services.pebble.directory_url
+    moved['certflow_defaults'] = dict(acme_vars['certflow_defaults'], acme=dict(acme_vars['certflow_defaults']['acme'], directory=other_url))
+    result, second = run_module(moved, 'cert_request', request)
+    result.assert_ok()
+    entry = second['certificates'][0]
+    assert entry['action'] == 'create' and entry['changed'] is True and entry['order_id'] != first_order
+
+    validate = {'name': name, 'method': 'dns', 'rfc2136': acme_vars['rfc2136_settings'], 'nameservers': [acme_vars['nameserver']],
+                'propagation_timeout': 20}
+    result, validated = run_module(moved, 'cert_validate', validate)
+    result.assert_ok()
+    assert validated['certificates'][0]['status'] == 'issued'

@@ -59,8 +59,8 @@ LIMITATIONS = [
     'Ansible\'s worker processes call `setsid()`: killing only the process group of `ansible-playbook` leaves the module '
     'running to its end (still holding the certificate lock, so a new run waits for it, up to its `timeout`). The '
     'interruption tests kill the whole process tree, as a power loss or an OOM kill of the tree would.',
-    'An order that is pending in the store is resumed even when `acme.directory` has changed since (it belongs to the old '
-    'CA); start over with `force: true` after switching CAs.',
+    'After `acme.directory` changes, an order still open at the old CA is left there to expire (a new one is made at '
+    'the new CA; test_quick_issue.py); an issued certificate is kept until it is due (use `force: true` to replace it at once).',
     'Empty `.well-known/acme-challenge` folders made by a killed run stay in the webroot (the files in them are removed).',
     'A kill while the current files are copied into `archive/` can leave a partial archived copy (the current files are '
     'never partial: each is replaced by an atomic rename).',

@@ -704,6 +704,9 @@ class AcmeProvider(CAProvider):
             raise CertflowError('IP addresses cannot be validated by DNS (RFC 8738), use http validation: %s' % ', '.join(ips))
         return validation
 
+    def holds(self, order):
+        return super(AcmeProvider, self).holds(order) and (order.get('provider_data') or {}).get('directory') == self.directory_url
+
     def create_order(self, spec, csr_pem, submit=True):
         identifiers = self._identifiers(spec)
         if not identifiers:

@@ -76,6 +76,11 @@ class CAProvider:
         """Return {'total', 'used', 'issued', 'remaining', 'unlimited'}."""
         raise NotImplementedError
 
+    def holds(self, order):
+        """Whether an order in the store was made by this CA (not another
+        provider, ACME directory or local CA), so that it can be resumed here."""
+        return order.get('provider') == self.name
+
     def find_order(self, spec):
         """An existing pending or issued order for the same names, or None."""
         return None

@@ -196,6 +196,9 @@ class LocalCAProvider(CAProvider):
             return None
         return max(candidates, key=lambda o: (o['provider_data'].get('created_ts') or 0, o['provider_data'].get('created_at') or ''))
 
+    def holds(self, order):
+        return super(LocalCAProvider, self).holds(order) and (order.get('provider_data') or {}).get('ca_path') == self.ca.path
+
     def create_order(self, spec, csr_pem, submit=True, renews=None):
         validation = spec.get('validation') or 'dns'
         identifiers = _identifiers(spec)
