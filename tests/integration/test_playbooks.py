@@ -6,6 +6,7 @@ Pebble and BIND9 (the services fixture) and a private nginx and apache2 on loopb
 checked with real TLS handshakes, HTTP requests and a headless browser. The tests run in order;
 each builds on the state the one before left."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -234,6 +235,26 @@ def test_renew_when_nothing_is_due_changes_nothing(site):
     result = site.run('renew.yml').assert_ok()
     assert changed_tasks(result) == []
     assert {name: site.store_serial(name) for name in serials} == serials
+
+
+def test_renew_and_report_in_check_mode_change_nothing_even_when_due(site):
+    files = {path: _digest(path) for path in site.files()}
+    before = pebble_requests(site.services)
+    serials = {name: site.store_serial(name) for name in ('shop', 'api')}
+    renew = site.run('renew.yml', check=True, diff=True, certflow_renew_before_days=100000).assert_ok()
+    planned = renew.task('Create, renew or resume the orders')['result']['certificates']
+    assert sorted((entry['name'], entry['action']) for entry in planned) == [('api', 'renew'), ('shop', 'renew')]
+    site.run('report.yml', check=True).assert_ok()
+    assert {path: _digest(path) for path in site.files()} == files
+    assert not os.path.exists(os.path.join(site.report_dir, 'certflow-report.json'))
+    assert pebble_requests(site.services) == before, 'check mode must not ask the CA anything'
+    site.assert_serving_store()
+    assert {name: site.store_serial(name) for name in serials} == serials
+
+
+def _digest(path):
+    with open(path, 'rb') as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
 
 
 def test_renew_when_due_serves_the_new_certificates_and_keeps_the_old_files(site):
