@@ -508,7 +508,7 @@ def test_doc_example_runs_unchanged(emulator, services, store_dir, tmp_path):
         'cas_endpoint': emulator.endpoint, 'alidns_endpoint': emulator.endpoint,
         'zone': zone, 'webroot': nginx.webroot, 'http_port': nginx.http_port,
         'dns_nameservers': [services.bind.nameserver],
-        'certflow_store': store_dir, 'tls_dir': str(tls_dir),
+        'store': store_dir, 'tls_dir': str(tls_dir),
         # the test nginx stands in for the site's nginx
         'reload_command': 'nginx -p %s/ -c %s/nginx.conf -e %s/error.log -s reload' % ((nginx.workdir,) * 3),
     }

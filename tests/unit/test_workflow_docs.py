@@ -125,6 +125,13 @@ def pages():
     return sorted(glob.glob(os.path.join(DOCS, '*.md')))
 
 
+def checked_pages():
+    """The workflow pages and every other Markdown page users copy examples from."""
+    others = [os.path.join(ROOT, 'README.md')] + glob.glob(os.path.join(ROOT, 'roles', '*', 'README.md')) \
+        + glob.glob(os.path.join(ROOT, 'docs', '*.md')) + glob.glob(os.path.join(ROOT, 'docs', 'awx', '*.md'))
+    return pages() + sorted(others)
+
+
 def code_blocks(text):
     """[(line, language, dedented body)] of the fenced blocks of a Markdown text."""
     blocks = []
@@ -142,10 +149,10 @@ def without_code(text):
 
 def yaml_blocks():
     found = []
-    for path in pages():
+    for path in checked_pages():
         for line, language, body in code_blocks(read(path)):
             if language in ('yaml', 'yml'):
-                found.append(pytest.param(path, line, body, id='%s:%d' % (os.path.basename(path), line)))
+                found.append(pytest.param(path, line, body, id='%s:%d' % (os.path.relpath(path, ROOT), line)))
     return found
 
 
@@ -471,7 +478,7 @@ def test_examples_pass_ansible_playbook_syntax_check(tmp_path):
     if not os.path.exists(ansible_playbook):
         ansible_playbook = shutil.which('ansible-playbook')
     if not ansible_playbook:
-        pytest.skip('ansible-playbook is not installed')
+        pytest.fail('ansible-playbook is not installed; run `make test`', pytrace=False)
     files = []
     for param in yaml_blocks():
         path, line, body = param.values
@@ -487,7 +494,7 @@ def test_examples_pass_ansible_playbook_syntax_check(tmp_path):
     assert done.returncode == 0, '(files are named page-line-document)\n%s%s' % (done.stdout[-3000:], done.stderr[-3000:])
 
 
-@pytest.mark.parametrize('path', pages(), ids=os.path.basename)
+@pytest.mark.parametrize('path', checked_pages(), ids=lambda path: os.path.relpath(path, ROOT))
 def test_relative_links_point_at_existing_files_and_headings(path):
     broken = []
     for target in LINK.findall(without_code(read(path))):
