@@ -71,3 +71,16 @@ def test_demo_on_a_fresh_home(demo):
 
     second = run_playbook(DEMO, ports, env=env, timeout=180).assert_ok()
     assert second.recap['localhost']['changed'] == 0
+
+
+def test_demo_in_check_mode_says_what_it_would_do_and_writes_nothing(demo):
+    demo_dir, ports, env = demo
+    home = os.path.dirname(demo_dir)
+    env['CERTFLOW_DEMO_DIR'] = ''
+    checked = run_playbook(DEMO, ports, env=env, check=True, timeout=180).assert_ok()
+    requested = checked.task('Create the certificates and submit them to the CA')['result']['certificates']
+    assert sorted((c['name'], c['action']) for c in requested) == [('api', 'create'), ('shop', 'create'), ('www', 'create')]
+    summary = '\n'.join(checked.task('What happened, where everything is, what to try next')['result']['msg'])
+    assert 'Would create shop: shop.demo.internal, 例子.demo.internal' in summary and 'Check mode' in summary
+    # (~/.ansible is ansible-playbook's own temporary folder)
+    assert [entry for entry in os.listdir(home) if entry != '.ansible'] == [], 'check mode must not create the demo folder, the CA or the store'
