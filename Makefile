@@ -14,7 +14,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 N ?= 10
 BENCH_ARGS ?=
 
-.PHONY: demo test unit integration sanity system-deps venv collection clean bench
+.PHONY: demo test unit integration sanity lint system-deps venv collection clean bench
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ integration: system-deps venv collection
 # ansible-test sanity (every test, no ignore file) and ansible-test units, offline: tests/sanity/run.sh
 sanity: system-deps venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" PYTHON="$(CURDIR)/$(BIN)/python" bash tests/sanity/run.sh
+
+# ansible-lint (production profile, .ansible-lint) on the whole collection, ruff on the Python code
+lint: venv collection
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint
+	$(BIN)/ruff check plugins tests bench
 
 test: system-deps venv collection sanity
 	$(BIN)/python -m pytest tests
