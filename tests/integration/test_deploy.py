@@ -114,9 +114,9 @@ class Bench:
         return {'certflow_test': {'store_dir': self.store_dir, 'deploy_root': self.deploy_root, 'docroot': self.docroot,
                                   'verify_retries': 4, 'nginx': nginx, 'apache': apache}}
 
-    def run(self, limit=None, **nginx_changes):
+    def run(self, limit=None, check=False, diff=False, **nginx_changes):
         return run_playbook(os.path.join(PLAYBOOKS, 'deploy_webservers.yml'), self.extra_vars(**nginx_changes), inventory=INVENTORY,
-                            limit=limit, timeout=300)
+                            limit=limit, timeout=300, check=check, diff=diff)
 
     def deployed(self, host, kind='cert'):
         return os.path.join(self.deploy_root, host, 'www', kind + '.pem')
@@ -185,6 +185,14 @@ def test_replacement_keeps_a_backup_reloads_and_checks_the_endpoint(bench):
     before = {host: serial_of(bench.deployed(host)) for host in HOSTS}
     second = bench.pki.issue('v2', ['www.test'])
     put_in_store(bench.store_dir, 'www', second)
+    # Check mode first: the replacement is announced, nothing is copied, nothing reloaded.
+    files = bench.deployed_digests()
+    checked = bench.run(check=True, diff=True).assert_ok()
+    assert any(record['status'] == 'changed' for record in checked.task_items('Copy key, certificate, chain and full chain'))
+    assert bench.deployed_digests() == files
+    assert all(not os.path.exists(bench.deployed(host) + '.certflow-previous') for host in HOSTS)
+    for kind in ('nginx', 'apache'):
+        assert bench.served(kind) == before['web-' + kind]
     result = bench.run().assert_ok()
     for kind in ('nginx', 'apache'):
         assert bench.served(kind) == second.serial
