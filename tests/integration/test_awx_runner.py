@@ -38,6 +38,7 @@ from jinja2 import StrictUndefined, meta, sandbox
 
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._module import dns_argument_spec, provider_argument_spec
+from tests.lib.secret_scan import pem_fragments, secrets_in
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -61,7 +62,6 @@ AWX_HIDDEN_ENV = re.compile(r'API|TOKEN|KEY|SECRET|PASS', re.I)
 CERT_NAME = 'awx-portal'
 JOB_TIMEOUT = 180
 VERBOSITY = 3
-MIN_FRAGMENT = 24
 NO_LOG = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
 
 
@@ -341,12 +341,6 @@ def run_job(private_data_dir, playbook, ident, extra_vars):
     return Job(private_data_dir, ident, completed, time.monotonic() - started)
 
 
-def pem_fragments(path):
-    """The base64 lines of a PEM file: any of them in an output is a leak."""
-    with open(path) as handle:
-        return [line.strip() for line in handle if len(line.strip()) >= MIN_FRAGMENT and not line.startswith('-----')]
-
-
 def serial(path):
     with open(path, 'rb') as handle:
         return x509.load_pem_x509_certificate(handle.read()).serial_number
@@ -393,9 +387,7 @@ def awx_job_dir(tmp_path, services, pebble_eab):
         # What the test services need besides the job template's extra_vars (in AWX: the inventory).
         extra_vars={'certflow_store_dir': store_dir, 'certflow_deploy_dest_dir': deploy_dir,
                     'certflow_nameservers': [bind.nameserver], 'certflow_propagation_timeout': 20, 'certflow_timeout': 120})
-    for line in account_key.splitlines():
-        if len(line) >= MIN_FRAGMENT and not line.startswith('-----'):
-            job.secrets[line] = 'ACME account key'
+    job.secrets.update((line, 'ACME account key') for line in pem_fragments(account_key))
     return job
 
 
@@ -451,8 +443,11 @@ def test_site_then_scheduled_renewal_through_ansible_runner(awx_job_dir):
     key_files = [os.path.join(root, name) for top in (job_dir.store_dir, job_dir.deploy_dir)
                  for root, _dirs, files in os.walk(top) for name in files if name.startswith('privkey')]
     assert len(key_files) >= 2, key_files  # the store's keys (current and archived) and the deployed ones
+    for top in (job_dir.store_dir, job_dir.deploy_dir):
+        secrets.update(secrets_in(top))
     for path in key_files:
-        secrets.update((line, 'private key %s' % os.path.relpath(path, os.path.dirname(job_dir.store_dir))) for line in pem_fragments(path))
+        with open(path) as handle:
+            assert [line for line in pem_fragments(handle.read()) if line in secrets], 'the scan looks for %s' % path
     leaks = []
     scanned = 0
     for root, _dirs, files in os.walk(os.path.join(job_dir.path, 'artifacts')):

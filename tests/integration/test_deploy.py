@@ -194,6 +194,8 @@ def test_replacement_keeps_a_backup_reloads_and_checks_the_endpoint(bench):
     for kind in ('nginx', 'apache'):
         assert bench.served(kind) == before['web-' + kind]
     result = bench.run().assert_ok()
+    # Without --diff no file contents are printed.
+    assert not any(item['result'].get('diff') for item in result.task_items('Copy key, certificate, chain and full chain'))
     for kind in ('nginx', 'apache'):
         assert bench.served(kind) == second.serial
     for host in HOSTS:

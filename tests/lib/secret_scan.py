@@ -73,11 +73,11 @@ def secrets_in(root):
                 for kid, secret in keys.items():
                     found[secret] = 'EAB HMAC key %s in %s' % (kid, path)
             else:
+                # Any file: backups such as privkey.pem.certflow-previous hold keys too.
                 text = _read(path, limit=200000)
-                if name.endswith(('.pem', '.key')):
-                    for block in _KEY_BLOCK.findall(text):
-                        for line in pem_fragments(block):
-                            found[line] = 'private key %s' % path
+                for block in _KEY_BLOCK.findall(text):
+                    for line in pem_fragments(block):
+                        found[line] = 'private key %s' % path
                 public.extend(_PUBLIC_BLOCK.findall(text))
     # A PKCS#8 EC key ends with its public key, which its certificate and CSR show too: public, not a secret.
     public_text = '\n'.join(public)
