@@ -83,6 +83,18 @@ def _shown(value):
     return text if len(text) <= 90 else text[:87] + '...'
 
 
+def assert_fails_clearly(result, words):
+    """One task failed, with changed false and every word in its message; returns the message."""
+    assert result.rc != 0, result.output
+    failed = result.failed_tasks()
+    assert len(failed) == 1, result.output
+    message = failed[0]['result'].get('msg', '')
+    for word in words:
+        assert word in message, 'expected %r in %r' % (word, message)
+    assert failed[0]['result'].get('changed') is False
+    return message
+
+
 def _record(reliability, case_id, module, args, result, area='Bad input'):
     failed = result.failed_tasks()
     outcome = failed[0]['result'] if failed else {}
@@ -112,14 +124,7 @@ def test_bad_input_fails_clearly_and_writes_nothing(defaults, store_dir, case_id
         args['acme'] = dict(defaults['acme'], **args['acme'])
     result = run_playbook(PLAYBOOK, {'certflow_defaults': defaults, 'module': module, 'module_args': args})
     _record(reliability, case_id, module, args, result)
-    assert result.rc != 0, result.output
-    failed = result.failed_tasks()
-    assert len(failed) == 1, result.output
-    outcome = failed[0]['result']
-    message = outcome.get('msg', '')
-    for word in words:
-        assert word in message, 'expected %r in %r' % (word, message)
-    assert outcome.get('changed') is False
+    message = assert_fails_clearly(result, words)
     assert 'Traceback' not in message and 'unexpected' not in message
     written = [entry for entry in os.listdir(store_dir) if entry != '.locks']
     assert written == [], 'nothing may be written for bad input'
@@ -193,13 +198,7 @@ def test_bad_input_other_providers(provider_defaults, aliyun_emulator, store_dir
     used_before = {product: aliyun_emulator.quota(product)['used'] for product in (aliyun_emulator.dv_product,)}
     result = run_playbook(PLAYBOOK, {'certflow_defaults': defaults, 'module': module, 'module_args': args}, env=NO_ALIYUN_ENV)
     _record(reliability, case_id, module, args, result)
-    assert result.rc != 0, result.output
-    failed = result.failed_tasks()
-    assert len(failed) == 1, result.output
-    message = failed[0]['result'].get('msg', '')
-    for word in words:
-        assert word in message, 'expected %r in %r' % (word, message)
-    assert failed[0]['result'].get('changed') is False
+    message = assert_fails_clearly(result, words)
     assert 'Traceback' not in message and 'unexpected' not in message
     assert aliyun_emulator.access_key_secret not in result.output
     assert [entry for entry in os.listdir(store_dir) if entry != '.locks'] == [], 'nothing may be written for bad input'
@@ -220,13 +219,7 @@ def test_bad_input_certificate_role(services, store_dir, reliability, case_id, c
              'certflow_acme': {'directory': services.pebble.directory_url, 'ca_bundle': services.pebble.ca_bundle}}
     result = run_playbook(ROLE_PLAYBOOK, extra)
     _record(reliability, case_id, 'role certflow.ssl.certificate', {'certflow_certificates': certificates}, result)
-    assert result.rc != 0, result.output
-    failed = result.failed_tasks()
-    assert len(failed) == 1, result.output
-    message = failed[0]['result'].get('msg', '')
-    for word in words:
-        assert word in message, 'expected %r in %r' % (word, message)
-    assert failed[0]['result'].get('changed') is False
+    assert_fails_clearly(result, words)
     assert [entry for entry in os.listdir(store_dir) if entry != '.locks'] == [], 'nothing may be written for bad input'
 
 

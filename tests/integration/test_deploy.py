@@ -12,16 +12,14 @@ import shutil
 import ssl
 import stat
 import subprocess
-import tempfile
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.lib import services
 from tests.lib.playbook import changed_tasks, run_playbook
 
-from tests.lib.webservers import PrivateApache, PrivateNginx, TestPKI, eventually, handshake, serial_of
+from tests.lib.webservers import ServerPair, TestPKI, eventually, handshake, serial_of, server_pair_workdir
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -65,10 +63,11 @@ def hex_serial(number):
     return '0' + text if len(text) % 2 else text
 
 
-class Bench:
+class Bench(ServerPair):
     """Both servers, the PKI, the store and the extra vars of inventories/deploy."""
 
     def __init__(self, workdir):
+        super(Bench, self).__init__(workdir)
         self.workdir = workdir
         self.pki = TestPKI(os.path.join(workdir, 'tls'))
         self.other_pki = TestPKI(os.path.join(workdir, 'other-tls'))
@@ -80,39 +79,12 @@ class Bench:
         with open(os.path.join(self.docroot, 'index.html'), 'w') as handle:
             handle.write('certflow deploy test\n')
         os.chmod(self.docroot, 0o755)
-        self.nginx = PrivateNginx(os.path.join(workdir, 'nginx'))
-        self.apache = PrivateApache(os.path.join(workdir, 'apache'))
-        self.ports = {'nginx': (services.free_port(), services.free_port()), 'apache': (services.free_port(), services.free_port())}
-
-    def start(self):
-        self.nginx.start(services.free_port())
-        self.apache.start(services.free_port())
-
-    def stop(self):
-        self.nginx.stop()
-        self.apache.stop()
 
     def extra_vars(self, **nginx_changes):
-        nginx_vars, apache_vars = self.nginx.role_vars(), self.apache.role_vars()
-        nginx = {
-            'https_port': self.ports['nginx'][0], 'http_port': self.ports['nginx'][1],
-            'challenge_root': os.path.join(self.workdir, 'challenges-nginx'),
-            'sites_dir': nginx_vars['certflow_nginx_sites_dir'], 'sites_enabled_dir': nginx_vars['certflow_nginx_sites_enabled_dir'],
-            'config_test_command': nginx_vars['certflow_nginx_config_test_command'],
-            'reload_command': nginx_vars['certflow_nginx_reload_command'],
-        }
-        nginx.update(nginx_changes)
-        apache = {
-            'https_port': self.ports['apache'][0], 'http_port': self.ports['apache'][1],
-            'challenge_root': os.path.join(self.workdir, 'challenges-apache'),
-            'sites_dir': apache_vars['certflow_apache_sites_dir'], 'sites_enabled_dir': apache_vars['certflow_apache_sites_enabled_dir'],
-            'conf_dir': apache_vars['certflow_apache_conf_dir'], 'conf_enabled_dir': apache_vars['certflow_apache_conf_enabled_dir'],
-            'runtime_dir': apache_vars['certflow_apache_runtime_dir'],
-            'config_test_command': apache_vars['certflow_apache_config_test_command'],
-            'reload_command': apache_vars['certflow_apache_reload_command'],
-        }
-        return {'certflow_test': {'store_dir': self.store_dir, 'deploy_root': self.deploy_root, 'docroot': self.docroot,
-                                  'verify_retries': 4, 'nginx': nginx, 'apache': apache}}
+        servers = self.server_settings({kind: os.path.join(self.workdir, 'challenges-' + kind) for kind in ('nginx', 'apache')})
+        servers['nginx'].update(nginx_changes)
+        return {'certflow_test': dict(servers, store_dir=self.store_dir, deploy_root=self.deploy_root, docroot=self.docroot,
+                                      verify_retries=4)}
 
     def run(self, limit=None, check=False, diff=False, **nginx_changes):
         return run_playbook(os.path.join(PLAYBOOKS, 'deploy_webservers.yml'), self.extra_vars(**nginx_changes), inventory=INVENTORY,
@@ -136,14 +108,7 @@ class Bench:
 
 @pytest.fixture(scope='module')
 def bench():
-    if os.geteuid() != 0:
-        pytest.skip('the private nginx and apache2 need root')
-    missing = services.missing_binaries(('nginx', 'apache2', 'openssl'))
-    if missing:
-        pytest.fail('%s not installed; run `make test`' % ', '.join(missing), pytrace=False)
-    # Readable by the unprivileged apache2 children (pytest's tmp_path is private to root).
-    workdir = tempfile.mkdtemp(prefix='certflow-deploy-')
-    os.chmod(workdir, 0o755)
+    workdir = server_pair_workdir('certflow-deploy-')
     bench = Bench(workdir)
     try:
         bench.start()

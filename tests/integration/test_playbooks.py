@@ -13,15 +13,13 @@ import shutil
 import socket
 import ssl
 import subprocess
-import tempfile
 
 import pytest
 from cryptography import x509
 
-from tests.lib import services as service_lib
 from tests.lib.playbook import changed_tasks, run_playbook
 from tests.lib.secret_scan import leaks, secrets_in
-from tests.lib.webservers import PrivateApache, PrivateNginx, eventually, handshake, http_get, serial_of
+from tests.lib.webservers import ServerPair, eventually, handshake, http_get, serial_of, server_pair_workdir
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -36,10 +34,11 @@ SERVED = {'nginx': {'shop': SHOP_NAMES, 'api': ['api.certflow.test']}, 'apache':
 HOST_OF = {'nginx': 'web-nginx', 'apache': 'web-apache'}
 
 
-class Site:
+class Site(ServerPair):
     """The private servers, the directories of the run and the certflow_test extra var of inventories/site."""
 
     def __init__(self, services, workdir):
+        super(Site, self).__init__(workdir)
         self.services = services
         self.workdir = workdir
         self.store_dir = os.path.join(workdir, 'store')
@@ -53,46 +52,20 @@ class Site:
         self.roots = os.path.join(workdir, 'pebble-roots.pem')
         with open(self.roots, 'w') as handle:
             handle.write(services.pebble.roots_pem())
-        self.nginx = PrivateNginx(os.path.join(workdir, 'nginx'))
-        self.apache = PrivateApache(os.path.join(workdir, 'apache'))
-        self.ports = {'nginx': (service_lib.free_port(), service_lib.free_port()),
-                      'apache': (service_lib.free_port(), service_lib.free_port())}
         # nginx (root) serves the challenges from the harness web root that Pebble validates against;
         # the apache2 children cannot read pytest's private directories, so apache gets its own.
         self.challenge_roots = {'nginx': services.web.webroot, 'apache': os.path.join(workdir, 'challenges-apache')}
 
-    def start(self):
-        self.nginx.start(service_lib.free_port())
-        self.apache.start(service_lib.free_port())
-
-    def stop(self):
-        self.nginx.stop()
-        self.apache.stop()
-
     def extra_vars(self, **changes):
         services = self.services
-        nginx_vars, apache_vars = self.nginx.role_vars(), self.apache.role_vars()
         test = {
             'acme_directory': services.pebble.directory_url, 'acme_ca_bundle': services.pebble.ca_bundle,
             'dns_server': services.bind.host, 'dns_port': services.bind.port, 'nameserver': services.bind.nameserver,
             'tsig_name': services.bind.tsig_name, 'tsig_secret': services.bind.tsig_secret, 'tsig_algorithm': services.bind.tsig_algorithm,
             'webroot': services.web.webroot, 'http_port': services.web.http_port,
             'store_dir': self.store_dir, 'deploy_root': self.deploy_root, 'docroot': self.docroot, 'report_dir': self.report_dir,
-            'nginx': {
-                'https_port': self.ports['nginx'][0], 'http_port': self.ports['nginx'][1], 'challenge_root': self.challenge_roots['nginx'],
-                'sites_dir': nginx_vars['certflow_nginx_sites_dir'], 'sites_enabled_dir': nginx_vars['certflow_nginx_sites_enabled_dir'],
-                'config_test_command': nginx_vars['certflow_nginx_config_test_command'],
-                'reload_command': nginx_vars['certflow_nginx_reload_command'],
-            },
-            'apache': {
-                'https_port': self.ports['apache'][0], 'http_port': self.ports['apache'][1], 'challenge_root': self.challenge_roots['apache'],
-                'sites_dir': apache_vars['certflow_apache_sites_dir'], 'sites_enabled_dir': apache_vars['certflow_apache_sites_enabled_dir'],
-                'conf_dir': apache_vars['certflow_apache_conf_dir'], 'conf_enabled_dir': apache_vars['certflow_apache_conf_enabled_dir'],
-                'runtime_dir': apache_vars['certflow_apache_runtime_dir'],
-                'config_test_command': apache_vars['certflow_apache_config_test_command'],
-                'reload_command': apache_vars['certflow_apache_reload_command'],
-            },
         }
+        test.update(self.server_settings(self.challenge_roots))
         values = {'certflow_test': test}
         values.update(changes)
         return values
@@ -109,6 +82,9 @@ class Site:
             for folder, _dirs, names in os.walk(top):
                 found.update(os.path.join(folder, name) for name in names)
         return found
+
+    def challenge_dir(self):
+        return os.path.join(self.services.web.webroot, '.well-known', 'acme-challenge')
 
     def store_serial(self, name):
         return serial_of(os.path.join(self.store_dir, name, 'cert.pem'))
@@ -146,19 +122,14 @@ def pebble_requests(services):
 
 @pytest.fixture(scope='module')
 def site(services):
-    if os.geteuid() != 0:
-        pytest.skip('the private nginx and apache2 need root')
-    missing = service_lib.missing_binaries(('nginx', 'apache2', 'openssl'))
-    if missing:
-        pytest.fail('%s not installed; run `make test`' % ', '.join(missing), pytrace=False)
-    # Readable by the unprivileged apache2 children (pytest's tmp_path is private to root).
-    workdir = tempfile.mkdtemp(prefix='certflow-site-')
-    os.chmod(workdir, 0o755)
+    workdir = server_pair_workdir('certflow-site-')
     site = Site(services, workdir)
     try:
         site.start()
         # On fresh hosts first: check mode must get through every role and change nothing.
         site.files_before_check, site.requests_before_check = site.files(), pebble_requests(services)
+        # The harness web root is shared with the other tests of the session: only this module's files count.
+        site.challenges_before = set(os.listdir(site.challenge_dir())) if os.path.isdir(site.challenge_dir()) else set()
         site.check_run = site.run('site.yml', check=True, diff=True)
         site.files_after_check, site.requests_after_check = site.files(), pebble_requests(services)
         site.first_run = site.run('site.yml')
@@ -188,8 +159,7 @@ def test_site_issues_deploys_and_serves_on_nginx_and_apache(site):
             assert os.stat(site.deployed(server, name, 'privkey')).st_mode & 0o777 == 0o600
             assert os.stat(site.deployed(server, name, 'fullchain')).st_mode & 0o777 == 0o644
     # the http-01 files were put on the web host and removed again
-    challenge_dir = os.path.join(site.services.web.webroot, '.well-known', 'acme-challenge')
-    assert os.listdir(challenge_dir) == []
+    assert set(os.listdir(site.challenge_dir())) <= site.challenges_before
 
 
 @pytest.mark.parametrize('server', ['nginx', 'apache'])

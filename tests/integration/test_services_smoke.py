@@ -58,12 +58,16 @@ def test_nginx_serves_webroot(services):
     token = secrets.token_urlsafe(12)
     challenge_dir = os.path.join(web.webroot, '.well-known', 'acme-challenge')
     os.makedirs(challenge_dir, exist_ok=True)
-    with open(os.path.join(challenge_dir, token), 'w') as handle:
+    path = os.path.join(challenge_dir, token)
+    with open(path, 'w') as handle:
         handle.write('key-authorization')
     url = 'http://smoke.%s:%d/.well-known/acme-challenge/%s' % (services.bind.zone, web.http_port, token)
-    # Connect to 127.0.0.1 but send a test host name, as Pebble's validator does.
-    response = requests.get('http://127.0.0.1:%d/.well-known/acme-challenge/%s' % (web.http_port, token),
-                            headers={'Host': url.split('/')[2]}, timeout=5)
+    try:
+        # Connect to 127.0.0.1 but send a test host name, as Pebble's validator does.
+        response = requests.get('http://127.0.0.1:%d/.well-known/acme-challenge/%s' % (web.http_port, token),
+                                headers={'Host': url.split('/')[2]}, timeout=5)
+    finally:
+        os.remove(path)  # the web root is shared by every test of the session
     assert response.status_code == 200
     assert response.text == 'key-authorization'
     assert requests.get('http://127.0.0.1:%d/missing' % web.http_port, timeout=5).status_code == 404

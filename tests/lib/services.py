@@ -78,7 +78,7 @@ def free_port(udp_too=False):
     raise ServiceError('no free loopback port found')
 
 
-def _tcp_answers(port):
+def tcp_answers(port):
     try:
         with socket.create_connection((HOST, port), timeout=0.5):
             return True
@@ -404,7 +404,7 @@ def start_web(workdir, webroot=None):
         process = _Process('nginx', argv, workdir, os.path.join(workdir, 'nginx.log'))
         server = WebServer(workdir, port, webroot, process)
         try:
-            process.wait_ready(lambda: _tcp_answers(port))
+            process.wait_ready(lambda: tcp_answers(port))
         except ServiceError as error:
             raise ServiceError('%s\nerror.log:\n%s' % (error, _tail(os.path.join(workdir, 'error.log'))))
         return server
@@ -414,25 +414,32 @@ def start_web(workdir, webroot=None):
 
 # --------------------------------------------------------------------------- Pebble
 
-def _write_test_tls(workdir):
-    """Create a test root CA and a localhost/127.0.0.1 leaf it signs; return (ca, cert, key) paths."""
+def make_test_ca(common_name, days):
+    """(key, name, certificate) of a self-signed EC root that may sign leaves (path length 0)."""
     now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'certflow test root for pebble')])
-    ca_cert = (
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    cert = (
         x509.CertificateBuilder()
-        .subject_name(ca_name).issuer_name(ca_name)
-        .public_key(ca_key.public_key())
+        .subject_name(name).issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
+        .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
                                      key_encipherment=False, data_encipherment=False, key_agreement=False,
                                      encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
     )
+    return key, name, cert
+
+
+def _write_test_tls(workdir):
+    """Create a test root CA and a localhost/127.0.0.1 leaf it signs; return (ca, cert, key) paths."""
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, ca_name, ca_cert = make_test_ca('certflow test root for pebble', 30)
     leaf_key = ec.generate_private_key(ec.SECP256R1())
     leaf_cert = (
         x509.CertificateBuilder()

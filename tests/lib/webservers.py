@@ -11,6 +11,7 @@ import os
 import pwd
 import socket
 import ssl
+import tempfile
 import time
 
 import pytest
@@ -42,23 +43,7 @@ class TestPKI:
     def __init__(self, directory):
         self.directory = directory
         os.makedirs(directory, exist_ok=True)
-        now = datetime.datetime.now(datetime.timezone.utc)
-        self._key = ec.generate_private_key(ec.SECP256R1())
-        self._name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'certflow webserver test CA')])
-        self._cert = (
-            x509.CertificateBuilder()
-            .subject_name(self._name).issuer_name(self._name)
-            .public_key(self._key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=7))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                                         key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                         encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self._key.public_key()), critical=False)
-            .sign(self._key, hashes.SHA256())
-        )
+        self._key, self._name, self._cert = services.make_test_ca('certflow webserver test CA', 7)
         self.ca_path = os.path.join(directory, 'ca.pem')
         _write(self.ca_path, self._cert.public_bytes(serialization.Encoding.PEM))
 
@@ -166,7 +151,7 @@ class PrivateNginx:
                                                                                              control_port=control_port)))
         argv = self._cli().split() + ['-g', 'daemon off;']
         self.process = services._Process('nginx', argv, self.directory, os.path.join(self.directory, 'nginx.log'))
-        self.process.wait_ready(lambda: _tcp_answers(control_port))
+        self.process.wait_ready(lambda: services.tcp_answers(control_port))
 
     def role_vars(self):
         return {
@@ -220,7 +205,7 @@ class PrivateApache:
                                              user=user, group=group))
         argv = self._cli().split() + ['-D', 'FOREGROUND']
         self.process = services._Process('apache2', argv, self.directory, os.path.join(self.directory, 'apache2.log'))
-        self.process.wait_ready(lambda: _tcp_answers(control_port))
+        self.process.wait_ready(lambda: services.tcp_answers(control_port))
 
     def role_vars(self):
         return {
@@ -255,14 +240,6 @@ def _unprivileged_user():
         except KeyError:
             continue
     pytest.skip('no unprivileged user (www-data or nobody) for the apache2 children')
-
-
-def _tcp_answers(port):
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 class _Backend(http.server.BaseHTTPRequestHandler):
@@ -352,3 +329,51 @@ def serial_of(path):
     """Serial number of the (first) certificate in a PEM file."""
     with open(path, 'rb') as handle:
         return x509.load_pem_x509_certificate(handle.read()).serial_number
+
+
+def server_pair_workdir(prefix):
+    """A work directory for a ServerPair (needs root, nginx, apache2, openssl), readable by the
+    unprivileged apache2 children (pytest's tmp_path is private to root)."""
+    if os.geteuid() != 0:
+        pytest.skip('the private nginx and apache2 need root')
+    missing = services.missing_binaries(('nginx', 'apache2', 'openssl'))
+    if missing:
+        pytest.fail('%s not installed; run `make test`' % ', '.join(missing), pytrace=False)
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(workdir, 0o755)
+    return workdir
+
+
+class ServerPair:
+    """A private nginx and apache2, each with an HTTPS and an HTTP port on loopback, and the settings the
+    test inventories (inventories/deploy, inventories/site) hand to the roles as certflow_test.nginx/.apache."""
+
+    def __init__(self, workdir):
+        self.nginx = PrivateNginx(os.path.join(workdir, 'nginx'))
+        self.apache = PrivateApache(os.path.join(workdir, 'apache'))
+        self.ports = {'nginx': (services.free_port(), services.free_port()), 'apache': (services.free_port(), services.free_port())}
+
+    def start(self):
+        self.nginx.start(services.free_port())
+        self.apache.start(services.free_port())
+
+    def stop(self):
+        self.nginx.stop()
+        self.apache.stop()
+
+    def server_settings(self, challenge_roots):
+        """{'nginx': {...}, 'apache': {...}}: ports, challenge root, folders and commands of each server."""
+        nginx_vars, apache_vars = self.nginx.role_vars(), self.apache.role_vars()
+        settings = {
+            'nginx': {'sites_dir': nginx_vars['certflow_nginx_sites_dir'], 'sites_enabled_dir': nginx_vars['certflow_nginx_sites_enabled_dir'],
+                      'config_test_command': nginx_vars['certflow_nginx_config_test_command'],
+                      'reload_command': nginx_vars['certflow_nginx_reload_command']},
+            'apache': {'sites_dir': apache_vars['certflow_apache_sites_dir'], 'sites_enabled_dir': apache_vars['certflow_apache_sites_enabled_dir'],
+                       'conf_dir': apache_vars['certflow_apache_conf_dir'], 'conf_enabled_dir': apache_vars['certflow_apache_conf_enabled_dir'],
+                       'runtime_dir': apache_vars['certflow_apache_runtime_dir'],
+                       'config_test_command': apache_vars['certflow_apache_config_test_command'],
+                       'reload_command': apache_vars['certflow_apache_reload_command']},
+        }
+        for kind, values in settings.items():
+            values.update(https_port=self.ports[kind][0], http_port=self.ports[kind][1], challenge_root=challenge_roots[kind])
+        return settings
