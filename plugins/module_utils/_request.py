@@ -9,7 +9,6 @@ __metaclass__ = type
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
-from ansible_collections.certflow.ssl.plugins.module_utils._diff import recorded
 from ansible_collections.certflow.ssl.plugins.module_utils._report import certificate_entry, current_certificate
 from ansible_collections.certflow.ssl.plugins.module_utils._spec import load_csr_option, load_key_option, same_identifiers
 from ansible_collections.certflow.ssl.plugins.module_utils._validate import install_issued
@@ -45,13 +44,7 @@ def _key_and_csr(run, spec, options):
 def request_certificate(run, spec, options):
     """Hold the certificate's lock for the whole decision, so two runs on one
     store never both create an order for the same name."""
-    def work():
-        return _request(run, spec, options)
-
-    if run.check_mode:
-        return recorded(run, spec['name'], work, 'create')
-    with run.store.lock(spec['name'], timeout=run.deadline.remaining() or 1.0):
-        return recorded(run, spec['name'], work, 'create')
+    return run.for_certificate(spec['name'], lambda: _request(run, spec, options), 'create')
 
 
 def _request(run, spec, options):

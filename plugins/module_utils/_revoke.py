@@ -10,7 +10,6 @@ __metaclass__ = type
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, read_file
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
-from ansible_collections.certflow.ssl.plugins.module_utils._diff import recorded
 from ansible_collections.certflow.ssl.plugins.module_utils._run import Run
 
 PENDING = ('created', 'pending_validation', 'processing')
@@ -41,16 +40,8 @@ def revoke(params, check_mode, diff=False):
         if not params.get('name'):
             return _revoke(run, params, check_mode)
         would = 'revoke' if params['state'] == 'revoked' else 'cancel'
-
-        def work():
-            return recorded(run, params['name'], lambda: _revoke(run, params, check_mode), would, predicted_status=params['state'])
-
-        if check_mode:
-            result = work()
-        else:
-            # The name's order.json is shared with cert_request and cert_validate runs.
-            with run.store.lock(params['name'], timeout=run.deadline.remaining() or 1.0):
-                result = work()
+        result = run.for_certificate(params['name'], lambda: _revoke(run, params, check_mode), would,
+                                     predicted_status=params['state'])
         if run.diffs:
             result['diff'] = run.diffs[0]
         return result

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline
 from ansible_collections.certflow.ssl.plugins.module_utils._ca import CA_PROVIDERS, ca_provider_class
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
+from ansible_collections.certflow.ssl.plugins.module_utils._diff import recorded
 from ansible_collections.certflow.ssl.plugins.module_utils._dns import DNS_PROVIDERS, dns_provider_class
 from ansible_collections.certflow.ssl.plugins.module_utils._store import Store, default_store_dir
 
@@ -67,6 +68,17 @@ class Run:
             with self._guard:
                 self._all.append(instance)
         return cache[key]
+
+    def for_certificate(self, name, work, would, predicted_status=None):
+        """``work()`` for one certificate, holding its lock (the store entry is shared with
+        other runs; check mode only reads and takes none), its store state noted for diff mode."""
+        def noted():
+            return recorded(self, name, work, would, predicted_status)
+
+        if self.check_mode:
+            return noted()
+        with self.store.lock(name, timeout=self.deadline.remaining() or 1.0):
+            return noted()
 
     def add_diff(self, entry):
         with self._guard:

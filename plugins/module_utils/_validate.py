@@ -10,7 +10,6 @@ __metaclass__ = type
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline, wait_until
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
-from ansible_collections.certflow.ssl.plugins.module_utils._diff import recorded
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.base import RecordTracker
 from ansible_collections.certflow.ssl.plugins.module_utils._report import certificate_entry, current_certificate
 from ansible_collections.certflow.ssl.plugins.module_utils import _webroot
@@ -146,13 +145,7 @@ class _Proofs:
 
 
 def validate_certificate(run, name, options):
-    def work():
-        return _validate(run, name, options)
-
-    if run.check_mode:
-        return recorded(run, name, work, 'validate and install')
-    with run.store.lock(name, timeout=run.deadline.remaining() or 1.0):
-        return recorded(run, name, work, 'validate and install')
+    return run.for_certificate(name, lambda: _validate(run, name, options), 'validate and install')
 
 
 def _validate(run, name, options):
