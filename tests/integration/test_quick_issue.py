@@ -60,6 +60,11 @@ def test_created_order_is_submitted_by_the_next_request_then_issued(provider_var
     assert validated['certificates'][0]['status'] == 'issued'
     assert os.path.isfile(os.path.join(provider_vars['store_dir'], name, 'fullchain.pem'))
 
+    result, refused = run_module(provider_vars, 'cert_revoke', {'name': name, 'state': 'cancelled'})
+    assert result.rc != 0 and refused['changed'] is False
+    assert refused['msg'] == ('the order for %s is issued; only a pending or failed order can be cancelled '
+                              '(revoke an issued certificate)' % name)
+
 
 def test_failed_order_can_be_cancelled_by_name(acme_vars):
     name = 'failed-cancel'
