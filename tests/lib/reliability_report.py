@@ -30,7 +30,7 @@ DOC = os.path.join(REPO, 'docs', 'reliability.md')
 MESSAGE_LIMIT = 300
 
 # Order of the sections in the document; unknown areas go last.
-AREAS = ('CA faults', 'DNS faults', 'Interruption', 'Concurrency', 'Bad input', 'Secrets', 'Revocation safety')
+AREAS = ('CA faults', 'DNS faults', 'Interruption', 'Concurrency', 'Bad input', 'Hostile input', 'Secrets', 'Revocation safety')
 
 # Written by hand: what these tests found in the collection, and what they show it does not do.
 FINDINGS = [
