@@ -12,6 +12,8 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible.module_utils.common.warnings import warn as module_warning
+
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline
 from ansible_collections.certflow.ssl.plugins.module_utils._ca import CA_PROVIDERS, ca_provider_class
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
@@ -25,7 +27,7 @@ def _settings_key(settings):
 
 
 class Run:
-    def __init__(self, params, check_mode=False, log=None, diff=False):
+    def __init__(self, params, check_mode=False, diff=False):
         self.params = params
         self.check_mode = check_mode
         self.diff = diff
@@ -33,7 +35,6 @@ class Run:
         self.timeout = float(params.get('timeout') or 600)
         self.deadline = Deadline(self.timeout)
         self.store = Store(params.get('store_dir') or default_store_dir())
-        self.log = log or (lambda msg: None)
         self._local = threading.local()
         self._all = []
         self._guard = threading.Lock()
@@ -41,7 +42,43 @@ class Run:
 
     def context(self):
         return ProviderContext(store=self.store, check_mode=self.check_mode, timeout=self.deadline.remaining() or 1.0, log=self.log,
-                               shared=self._shared)
+                               warn=self.warn, shared=self._shared)
+
+    # Providers are per thread and a thread works on one certificate at a time, so what
+    # they say while ``for_certificate`` runs belongs to that certificate.
+    def _notes(self):
+        return getattr(self._local, 'notes', None)
+
+    def log(self, msg):
+        notes = self._notes()
+        if notes is not None and msg not in notes['messages']:
+            notes['messages'].append(msg)
+
+    def warn(self, msg):
+        notes = self._notes()
+        if notes is not None:
+            if msg in notes['warnings']:
+                return
+            notes['warnings'].append(msg)
+            module_warning('%s: %s' % (notes['name'], msg))
+        else:
+            module_warning(msg)
+
+    def _noted(self, name, work):
+        self._local.notes = notes = {'name': name, 'messages': [], 'warnings': []}
+        try:
+            result = work()
+        except CertflowError as exc:
+            # The warnings are module warnings already; a failure keeps the rest of the story.
+            if notes['messages']:
+                exc.details.setdefault('messages', notes['messages'])
+            raise
+        finally:
+            self._local.notes = None
+        for key in ('messages', 'warnings'):
+            if notes[key]:
+                result[key] = notes[key]
+        return result
 
     def _cached(self, registry, load_class, kind, name, options):
         if name not in registry:
@@ -73,7 +110,7 @@ class Run:
         """``work()`` for one certificate, holding its lock (the store entry is shared with
         other runs; check mode only reads and takes none), its store state noted for diff mode."""
         def noted():
-            return recorded(self, name, work, would, predicted_status)
+            return self._noted(name, lambda: recorded(self, name, work, would, predicted_status))
 
         if self.check_mode:
             return noted()
@@ -112,6 +149,8 @@ def run_batch(run, items, work, concurrency):
         except CertflowError as exc:
             failed = dict(item.get('fallback') or {})
             failed.update({'status': 'failed', 'error': exc.msg, 'changed': failed.get('changed', False)})
+            if exc.details.get('messages'):
+                failed['messages'] = exc.details['messages']
             return failed
         except Exception as exc:  # noqa: BLE001 - one entry's bug must not lose the others' results
             failed = dict(item.get('fallback') or {})

@@ -204,7 +204,7 @@ def _validate(run, name, options):
         if cleanup and (wait or order.get('status') in FINAL_STATUSES):
             leftover = proofs.remove()
             if leftover:
-                run.log('could not remove: %s' % '; '.join(leftover))
+                run.warn('could not remove: %s' % '; '.join(leftover))
     summary = install_issued(run, provider, order, name)
     order['status'] = 'issued'
     order['serial'] = summary['serial']

@@ -302,6 +302,18 @@ certificates:
       description: Why this entry failed (batch mode).
       type: str
       returned: on failure of the entry
+    warnings:
+      description:
+        - What the user must know about this certificate (a fallback taken, a proof that could not be removed).
+        - Each is also a module warning, prefixed with the certificate's name.
+      type: list
+      elements: str
+      returned: when there is something to say
+    messages:
+      description: What happened on the way (retries, orders resumed, accounts created), for the record.
+      type: list
+      elements: str
+      returned: when a provider said something
 '''
 
 from ansible_collections.certflow.ssl.plugins.module_utils._module import (

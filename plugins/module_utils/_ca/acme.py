@@ -279,6 +279,12 @@ class AcmeProvider(CAProvider):
         except Exception:  # logging must never break a request
             pass
 
+    def _warn(self, msg):
+        try:
+            getattr(self.context, 'warn', self.context.log)(msg)
+        except Exception:  # a warning must never break a request
+            pass
+
     def _timeout(self, url):
         remaining = self.deadline.remaining()
         if remaining <= 0:
@@ -493,7 +499,7 @@ class AcmeProvider(CAProvider):
                 self._log('ACME POST %s: badNonce, retrying with the fresh nonce' % url)
                 continue
             if ptype == ACCOUNT_DOES_NOT_EXIST and use_kid and self._account_from_cache and not reregistered:
-                self._log('ACME account %s is unknown to the server; registering again' % self._account_url)
+                self._warn('ACME account %s is unknown to the server; registering again' % self._account_url)
                 reregistered = True
                 with self._lock:
                     self._account_url = None
@@ -962,7 +968,7 @@ class AcmeProvider(CAProvider):
                     provider_data['chain_url'] = alt_url
                     break
             else:
-                self._log('no alternate chain ends at issuer %r; using the default chain' % preferred)
+                self._warn('no alternate chain ends at issuer %r; using the default chain' % preferred)
         pems = [_crypto.cert_to_pem(cert) for cert in certs]
         return {'cert': pems[0], 'chain': ''.join(pems[1:]), 'fullchain': ''.join(pems), 'key': None}
 
@@ -1008,7 +1014,7 @@ class AcmeProvider(CAProvider):
                     # The account did not issue this certificate: its own key may still revoke it.
                     if not key_pem or exc.details.get('problem_type') != ERROR_NS + 'unauthorized':
                         raise
-                    self._log('the ACME account may not revoke this certificate; signing with the certificate key')
+                    self._warn('the ACME account may not revoke this certificate; signing with the certificate key')
                     self._post(url, payload, key=self._certificate_key(cert, key_pem), use_kid=False)
         except CertflowError as exc:
             if exc.details.get('problem_type') == ALREADY_REVOKED:

@@ -132,6 +132,11 @@ class AliyunProvider(CAProvider):
         if log:
             log(msg)
 
+    def _warn(self, msg):
+        warn = getattr(self.context, 'warn', None) or getattr(self.context, 'log', None)
+        if warn:
+            warn(msg)
+
     def _call(self, action, params=None, idempotent=True):
         return self.client.call(action, dict((k, v) for k, v in (params or {}).items() if v not in (None, '')),
                                 idempotent=idempotent)
@@ -193,7 +198,7 @@ class AliyunProvider(CAProvider):
                 'email': contact.get('email'), 'phone': contact.get('phone'),
                 'company_name': company.get('name') if organization else None}
         if organization and not data['company_name']:
-            self._log('aliyun: no company name given for %s; Alibaba Cloud uses the latest company profile of the account' % product)
+            self._warn('aliyun: no company name given for %s; Alibaba Cloud uses the latest company profile of the account' % product)
         return data
 
     def _new_order(self, spec, csr_pem, names, validation, data):
@@ -348,7 +353,7 @@ class AliyunProvider(CAProvider):
         kind = answer.get('Type')
         status = STATUS_OF_TYPE.get(kind)
         if status is None:
-            self._log('aliyun: order %s reports state %r; treating it as under review' % (order['order_id'], kind))
+            self._warn('aliyun: order %s reports state %r; treating it as under review' % (order['order_id'], kind))
             status = 'processing'
         order['status'] = status
         if answer.get('CertId'):
@@ -397,7 +402,7 @@ class AliyunProvider(CAProvider):
         except AliyunAPIError as error:
             if error.code not in ('OrderStateError', 'NotFoundOrder'):
                 raise
-            self._log('aliyun: order %s cannot be renewed (%s); requesting a new certificate instead' % (order.get('order_id'), error.code))
+            self._warn('aliyun: order %s cannot be renewed (%s); requesting a new certificate instead' % (order.get('order_id'), error.code))
             return self.create_order(dict(spec, validation=validation), csr_pem)
         new_order['provider_data']['renewed_from'] = self._order_number(order)
         self._mark_submitted(new_order, answer)
@@ -485,7 +490,7 @@ class AliyunProvider(CAProvider):
         if listed is None:
             listed = self._list_status(number, keyword)
         if reason and reason != 'unspecified':
-            self._log('aliyun: Alibaba Cloud takes no revocation reason; %s is not sent' % reason)
+            self._warn('aliyun: Alibaba Cloud takes no revocation reason; %s is not sent' % reason)
         if listed == 'REVOKED':
             changed = False
         else:

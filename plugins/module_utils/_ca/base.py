@@ -51,11 +51,14 @@ REVOCATION_REASONS = {
 class ProviderContext:
     """What a provider may use from the run that created it."""
 
-    def __init__(self, store=None, check_mode=False, timeout=300.0, log=None, shared=None):
+    def __init__(self, store=None, check_mode=False, timeout=300.0, log=None, shared=None, warn=None):
         self.store = store          # _store.Store or None
         self.check_mode = check_mode
         self.timeout = timeout
+        # log: what happened (kept in the certificate's result as ``messages``);
+        # warn: what the user must know or act on (a module warning as well).
         self.log = log or (lambda msg: None)
+        self.warn = warn or self.log
         # A dict the providers of one run (one instance per worker thread) may
         # keep shared state in, e.g. the ACME directory and nonce pool; None: nothing shared.
         self.shared = shared
