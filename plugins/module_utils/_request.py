@@ -21,6 +21,23 @@ def _covers(summary, spec):
     return have == set(spec['domains']) | set(spec['ip_addresses'])
 
 
+def _orders_of_others(store, name):
+    """Order ids the other store entries hold: a certificate with the same
+    names under another name (``example.com.`` and ``EXAMPLE.COM``) must get
+    its own order, key and serial, never the other's."""
+    held = set()
+    for other in store.names():
+        if other == name:
+            continue
+        try:
+            order = store.load_order(other) or {}
+        except CertflowError:
+            continue        # an unreadable entry is reported when that certificate is run
+        if order.get('order_id'):
+            held.add(str(order['order_id']))
+    return held
+
+
 def _key_and_csr(run, spec, options):
     """Return (key_pem or None, csr_pem) for a new order."""
     csr_pem = load_csr_option(options)
@@ -75,7 +92,7 @@ def _request(run, spec, options):
         return certificate_entry(spec, store, order['status'], order, summary, changed=False, action='resumed')
 
     if not order and not force:
-        found = provider.find_order(spec)
+        found = provider.find_order(spec, exclude=_orders_of_others(store, name))
         if found:
             # An order the CA already has for these names (a run that stopped
             # after creating it, or another machine): never pay for a second one.

@@ -244,7 +244,7 @@ class AcmeProvider(CAProvider):
     def quota(self, product=None):
         return {'unlimited': True, 'total': None, 'used': None, 'issued': None, 'remaining': None}
 
-    def find_order(self, spec):
+    def find_order(self, spec, exclude=()):
         # ACME has no portable "list my orders"; the store's order.json is how
         # the workflow finds and resumes an order.
         return None

@@ -271,7 +271,7 @@ class AliyunProvider(CAProvider):
     def _item_names(item):
         return set(name.strip().lower() for name in (item.get('Domain') or item.get('Sans') or '').split(',') if name.strip())
 
-    def find_order(self, spec):
+    def find_order(self, spec, exclude=()):
         names = self._names(spec)
         wanted = set(name.lower() for name in names)
         product = self._product(spec) or DEFAULT_PRODUCT
@@ -280,6 +280,8 @@ class AliyunProvider(CAProvider):
             if item.get('Status') not in RESUMABLE_LIST_STATUSES or self._item_names(item) != wanted:
                 continue
             if item.get('ProductCode') and item['ProductCode'] != product:
+                continue
+            if str(item.get('OrderId')) in exclude:
                 continue
             candidates.append(item)
         if not candidates:

@@ -84,8 +84,11 @@ class CAProvider:
         provider, ACME directory or local CA), so that it can be resumed here."""
         return order.get('provider') == self.name
 
-    def find_order(self, spec):
-        """An existing pending or issued order for the same names, or None."""
+    def find_order(self, spec, exclude=()):
+        """An existing pending or issued order for the same names, or None.
+        ``exclude``: order ids other store entries hold, never to be taken
+        over (one order, one key: sharing it gives one entry a certificate
+        without its key, and revoking one revokes the other)."""
         return None
 
     def create_order(self, spec, csr_pem, submit=True):

@@ -180,14 +180,18 @@ class LocalCAProvider(CAProvider):
         if order is not None:
             order.update(copy.deepcopy(stored))
 
-    def find_order(self, spec):
+    def find_order(self, spec, exclude=()):
         """The newest open or issued order for the same names (an open one
-        only when its validation method is the one asked for)."""
+        only when its validation method is the one asked for) that was made
+        for this certificate name and no other store entry holds."""
         wanted = _identifier_key(_identifiers(spec))
         validation = spec.get('validation') or 'dns'
         candidates = []
         for order in self.ca.orders():
-            if _identifier_key(order.get('identifiers') or []) != wanted:
+            if _identifier_key(order.get('identifiers') or []) != wanted or order.get('order_id') in exclude:
+                continue
+            made_for = order['provider_data'].get('name')
+            if made_for and spec.get('name') and made_for != spec['name']:
                 continue
             status = order.get('status')
             if status == 'issued' or (status in OPEN_STATUSES and order.get('validation') == validation):
