@@ -83,6 +83,8 @@ def _request(run, spec, options):
     # An open order made at another CA (or ACME directory) is left to expire there: a new one is made here.
     if not force and order and order.get('status') in OPEN_STATUSES and same_identifiers(order['identifiers'], spec) \
             and provider.holds(order):
+        if order.get('validation') != spec['validation'] and order['status'] in ('created', 'pending_validation'):
+            return _follow_validation(run, provider, spec, options, order, summary, submit)
         if order['status'] == 'created' and submit:
             # The order was created with quick_issue: false; now it is submitted.
             if run.check_mode:
@@ -119,7 +121,7 @@ def _request(run, spec, options):
         store.save_pending_key(name, key_pem)
     try:
         if renewing:
-            new_order = provider.renew(order, spec, csr_pem)
+            new_order = provider.renew(order, spec, csr_pem, submit=submit)
         else:
             new_order = provider.create_order(spec, csr_pem, submit=submit)
     except Exception:
@@ -131,3 +133,36 @@ def _request(run, spec, options):
     new_order = store.save_order(name, new_order)
     return certificate_entry(spec, store, new_order['status'], new_order, summary, changed=True,
                              action='renew' if renewing else 'create')
+
+
+def _follow_validation(run, provider, spec, options, order, summary, submit):
+    """The validation asked for changed while the order waits for its proofs (a
+    first run on the default dns, then validation: none for an internal name):
+    the order is replaced by one for the new validation, with the same key and
+    CSR; the old one is withdrawn at the CA so that it is not left to expire."""
+    store, name = run.store, spec['name']
+    status = 'pending_validation' if submit else 'created'
+    if run.check_mode:
+        return certificate_entry(spec, store, status, order, summary, changed=True, action='recreate')
+    if order['status'] != 'created':
+        try:
+            provider.cancel(order)
+        except CertflowError as exc:
+            run.warn('the %s order %s could not be withdrawn at the CA (%s); it is left to expire there'
+                     % (order.get('validation'), order.get('order_id'), exc.msg))
+    csr_pem = order.get('csr')
+    key_pem = store.read_pending_key(name)
+    if not csr_pem:
+        key_pem, csr_pem = _key_and_csr(run, spec, options)
+        if key_pem:
+            store.save_pending_key(name, key_pem)
+    order = dict(order, status='cancelled')
+    store.save_order(name, order)       # a failure below leaves no open order of the old validation behind
+    new_order = provider.create_order(spec, csr_pem, submit=submit)
+    new_order.update({'name': name, 'provider': provider.name, 'identifiers': spec['identifiers'],
+                      'own_key': bool(key_pem) or bool(order.get('own_key')), 'validation': spec['validation'],
+                      'domains_unicode': spec['domains_unicode'], 'csr': csr_pem})
+    run.log('the %s order %s was replaced by a %s order %s' % (order.get('validation'), order.get('order_id'),
+                                                               spec['validation'], new_order.get('order_id')))
+    new_order = store.save_order(name, new_order)
+    return certificate_entry(spec, store, new_order['status'], new_order, summary, changed=True, action='recreate')

@@ -61,7 +61,28 @@ def _validate_one(run, options):
     if not name:
         raise CertflowError('name, domains or order_id is required to validate a certificate')
     check_name(name)
+    _check_dns_setup(run, name, options)
     return validate_certificate(run, name, options)
+
+
+def _check_dns_setup(run, name, options):
+    """A first run at the local CA asks for TXT records by default (validation: dns);
+    when no DNS provider is set up, say how internal names get a certificate
+    instead of only what the DNS provider misses."""
+    if options.get('method') not in (None, 'dns'):
+        return
+    order = run.store.load_order(name) or {}
+    if order.get('provider') != 'local' or order.get('status') != 'pending_validation' or \
+            (order.get('validation') or 'dns') != 'dns':
+        return
+    dns_provider = options.get('dns_provider') or 'rfc2136'
+    try:
+        run.dns(options, dns_provider)
+    except CertflowError as exc:
+        raise CertflowError('%s. The local CA asks for a DNS TXT record for %s (validation: dns, the default) and no DNS '
+                            'provider is set up: for internal names run certflow.ssl.cert_request with validation: none '
+                            '(the pending order follows it), or give cert_validate the %s settings (or method: dns_manual)'
+                            % (exc.msg, name, dns_provider))
 
 
 def request_all(params, check_mode, diff=False):

@@ -103,3 +103,83 @@ def test_same_names_spelled_differently_get_their_own_aliyun_orders(playbook_var
                        'shared order %s' % orders['c1']['order_id'] if shared else 'own orders (%s)' % orders['c2']['action'])
     assert not shared, orders
     assert orders['c2']['action'] == 'create' and orders['c2']['changed'] is True
+
+
+# ------------------------------------------------------------------ item 18: a pending order follows the validation asked for
+
+def test_first_run_on_local_ca_with_default_dns_then_validation_none(acme_vars, tmp_path, reliability):
+    variables = dict(acme_vars, certflow_defaults={'provider': 'local', 'local_ca': {'path': str(tmp_path / 'ca')},
+                                                   'store_dir': acme_vars['store_dir'], 'timeout': 60})
+    name = 'intranet'
+    request = {'name': name, 'domains': ['intranet.%s' % acme_vars['zone']]}
+    result, first = run_module(variables, 'cert_request', request)
+    result.assert_ok()
+    first_order = first['certificates'][0]['order_id']
+    pending_key = read(os.path.join(acme_vars['store_dir'], name, 'pending', 'privkey.pem'))
+
+    # No DNS provider is set up: the message says what to do for internal names.
+    result, refused = run_module(variables, 'cert_validate', {'name': name})
+    assert result.rc != 0
+    reliability.record('Hostile input', 'local-ca-default-dns-no-dns-settings',
+                       'provider local, cert_request without validation (dns), cert_validate without DNS settings',
+                       'fails naming validation: none for internal names', 'failed, changed: %s' % refused.get('changed'),
+                       message=refused.get('msg'))
+    assert 'validation: none' in refused['msg'] and 'rfc2136' in refused['msg'], refused['msg']
+
+    none = dict(request, validation='none')
+    result, predicted = run_module(variables, 'cert_request', none, check=True)
+    result.assert_ok()
+    assert predicted['changed'] is True and predicted['certificates'][0]['action'] == 'recreate', predicted
+    with open(os.path.join(acme_vars['store_dir'], name, 'order.json')) as handle:
+        assert json.load(handle)['order_id'] == first_order, 'check mode changed the store'
+
+    result, switched = run_module(variables, 'cert_request', none)
+    result.assert_ok()
+    entry = switched['certificates'][0]
+    outcome = 'action %s, order %s' % (entry.get('action'), 'new' if entry['order_id'] != first_order else 'the same')
+    result, validated = run_module(variables, 'cert_validate', {'name': name, 'method': 'none'})
+    reliability.record('Hostile input', 'pending-order-validation-changed',
+                       'provider local: a pending dns order, then cert_request validation: none and cert_validate method: none',
+                       'the unvalidated order follows the validation now asked for; the key stays',
+                       '%s; validate: %s' % (outcome, validated.get('msg') or validated['certificates'][0]['status']),
+                       message=validated.get('msg'))
+    result.assert_ok()
+    assert entry['action'] == 'recreate' and entry['changed'] is True and entry['order_id'] != first_order, entry
+    assert validated['certificates'][0]['status'] == 'issued'
+    assert read(os.path.join(acme_vars['store_dir'], name, 'privkey.pem')) == pending_key, 'the key made first stays'
+
+
+# ------------------------------------------------------------------ item 14: quick_issue: false on renewal
+
+def test_renewal_honours_quick_issue_false(provider_vars):
+    name = 'renew-later-' + provider_vars['provider']
+    request = {'name': name, 'domains': ['%s.%s' % (name, provider_vars['zone'])], 'validation': provider_vars['validation']}
+    result, _first = run_module(provider_vars, 'cert_request', request)
+    result.assert_ok()
+    result, issued = run_module(provider_vars, 'cert_validate', _validate_args(provider_vars, name))
+    result.assert_ok()
+    issued_order = issued['certificates'][0]['order_id']
+
+    due = dict(request, renew_before_days=36500, quick_issue=False)
+    result, predicted = run_module(provider_vars, 'cert_request', due, check=True)
+    result.assert_ok()
+    assert predicted['certificates'][0]['status'] == 'created' and predicted['changed'] is True
+
+    result, kept = run_module(provider_vars, 'cert_request', due)
+    result.assert_ok()
+    entry = kept['certificates'][0]
+    assert entry['action'] == 'renew' and entry['status'] == 'created' and entry['changed'] is True, entry
+    with open(os.path.join(provider_vars['store_dir'], name, 'order.json')) as handle:
+        stored = json.load(handle)
+    assert stored['status'] == 'created' and stored['order_id'] != issued_order
+    if provider_vars['provider'] == 'acme':
+        assert stored['order_id'] is None, 'an ACME order kept with us has no order URL: nothing was sent'
+    assert read(os.path.join(provider_vars['store_dir'], name, 'cert.pem')), 'the current certificate stays'
+
+    result, submitted = run_module(provider_vars, 'cert_request', dict(request, renew_before_days=36500))
+    result.assert_ok()
+    entry = submitted['certificates'][0]
+    assert entry['action'] == 'submit' and entry['status'] == 'pending_validation' and entry['order_id'], entry
+    result, renewed = run_module(provider_vars, 'cert_validate', _validate_args(provider_vars, name))
+    result.assert_ok()
+    assert renewed['certificates'][0]['status'] == 'issued' and renewed['certificates'][0]['order_id'] != issued_order

@@ -222,6 +222,8 @@ class AliyunProvider(CAProvider):
         data = order['provider_data']
         if data.get('submitted'):
             return order
+        if data.get('renewed_from') and self._submit_renewal(order):
+            return order
         names = [identifier['value'] for identifier in order['identifiers']]
         params = {'Domain': ','.join(names), 'Csr': order.get('csr'), 'ProductCode': data.get('product'),
                   'ValidateType': data.get('validate_type'), 'Username': data.get('username'), 'Email': data.get('email'),
@@ -393,23 +395,32 @@ class AliyunProvider(CAProvider):
         return {'cert': blocks[0], 'chain': ''.join(blocks[1:]), 'fullchain': ''.join(blocks),
                 'key': key + '\n' if key else None}
 
-    def renew(self, order, spec, csr_pem):
+    def renew(self, order, spec, csr_pem, submit=True):
         names = self._names(spec)
         validation = spec.get('validation') or order.get('validation') or 'dns'
         data = self._request_data(dict(spec, validation=validation), names)
         new_order = self._new_order(spec, csr_pem, names, validation, data)
+        new_order['provider_data']['renewed_from'] = self._order_number(order)
+        if submit:
+            self.submit(new_order)
+        return new_order
+
+    def _submit_renewal(self, order):
+        """RenewCertificateOrderForPackageRequest for an order made by renew();
+        False when the old order cannot be renewed (a new request is made instead)."""
+        data = order['provider_data']
         try:
-            answer = self._call('RenewCertificateOrderForPackageRequest', {'OrderId': self._order_number(order), 'Csr': csr_pem},
+            answer = self._call('RenewCertificateOrderForPackageRequest', {'OrderId': data['renewed_from'], 'Csr': order.get('csr')},
                                 idempotent=False)
         except AliyunAPIError as error:
             if error.code not in ('OrderStateError', 'NotFoundOrder'):
                 raise
-            self._warn('aliyun: order %s cannot be renewed (%s); requesting a new certificate instead' % (order.get('order_id'), error.code))
-            return self.create_order(dict(spec, validation=validation), csr_pem)
-        new_order['provider_data']['renewed_from'] = self._order_number(order)
-        self._mark_submitted(new_order, answer)
-        self._settle(new_order)
-        return new_order
+            self._warn('aliyun: order %s cannot be renewed (%s); requesting a new certificate instead' % (data['renewed_from'], error.code))
+            data['renewed_from'] = None
+            return False
+        self._mark_submitted(order, answer)
+        self._settle(order)
+        return True
 
     def cancel(self, order):
         data = order.get('provider_data') or {}

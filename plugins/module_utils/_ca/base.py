@@ -119,9 +119,10 @@ class CAProvider:
         """Return {'cert': PEM, 'chain': PEM, 'fullchain': PEM, 'key': PEM or None}."""
         raise NotImplementedError
 
-    def renew(self, order, spec, csr_pem):
-        """Start the renewal of an issued order; return the new order."""
-        return self.create_order(spec, csr_pem)
+    def renew(self, order, spec, csr_pem, submit=True):
+        """Start the renewal of an issued order; return the new order (``created``,
+        kept with us, when not ``submit``: quick_issue false holds for renewals too)."""
+        return self.create_order(spec, csr_pem, submit=submit)
 
     def cancel(self, order):
         """Cancel a pending order. Return True when something changed."""

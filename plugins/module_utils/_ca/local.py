@@ -368,10 +368,10 @@ class LocalCAProvider(CAProvider):
         chain = self.ca.intermediate_pem()
         return {'cert': cert, 'chain': chain, 'fullchain': cert + chain, 'key': None}
 
-    def renew(self, order, spec, csr_pem):
+    def renew(self, order, spec, csr_pem, submit=True):
         """A new order for the same names; the old certificate stays valid."""
         order_id = order.get('order_id') if isinstance(order, dict) else None
-        return self.create_order(spec, csr_pem, renews=order_id)
+        return self.create_order(spec, csr_pem, submit=submit, renews=order_id)
 
     def cancel(self, order):
         with self.ca.lock():
