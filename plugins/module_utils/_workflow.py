@@ -36,8 +36,7 @@ def _execute(params, check_mode, diff, work):
     try:
         items = []
         for index, options in enumerate(entries(params)):
-            label = options.get('name') or (options.get('domains') or ['certificates[%d]' % index])[0]
-            items.append({'options': options, 'fallback': {'name': label}})
+            items.append({'options': options, 'fallback': {'name': _store_name(options) or 'certificates[%d]' % index}})
         single = not params.get('certificates')
         if single:
             # In single mode an error is the task's error, with nothing to merge.
@@ -45,6 +44,22 @@ def _execute(params, check_mode, diff, work):
         return _finish(run, run_batch(run, items, lambda item: work(run, item['options']), params.get('concurrency')), single)
     finally:
         run.close()
+
+
+def _store_name(options):
+    """The store name an entry's certificate has (as build_spec derives it), or
+    None when its names are too broken to say: a failed batch entry is
+    labelled with the name the user finds in the store, not as it was typed."""
+    if options.get('name'):
+        return options['name']
+    try:
+        if options.get('domains'):
+            return name_for_domain(_crypto.normalize_domain(options['domains'][0])[0])
+        if options.get('ip_addresses'):
+            return name_for_domain(_crypto.normalize_ip(options['ip_addresses'][0]))
+    except CertflowError:
+        pass
+    return None
 
 
 def _request_one(run, options):
@@ -57,7 +72,7 @@ def _validate_one(run, options):
     if not name and options.get('order_id'):
         name = run.store.name_of_order(options['order_id'])
     if not name and options.get('domains'):
-        name = name_for_domain(_crypto.normalize_domain(options['domains'][0])[0])
+        name = _store_name(options) or name_for_domain(_crypto.normalize_domain(options['domains'][0])[0])
     if not name:
         raise CertflowError('name, domains or order_id is required to validate a certificate')
     check_name(name)

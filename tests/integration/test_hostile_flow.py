@@ -183,3 +183,18 @@ def test_renewal_honours_quick_issue_false(provider_vars):
     result, renewed = run_module(provider_vars, 'cert_validate', _validate_args(provider_vars, name))
     result.assert_ok()
     assert renewed['certificates'][0]['status'] == 'issued' and renewed['certificates'][0]['order_id'] != issued_order
+
+
+# ------------------------------------------------------------------ item 15: batch failures carry the store name
+
+def test_failed_batch_entry_is_labelled_with_its_store_name(acme_vars):
+    zone = acme_vars['zone']
+    batch = [{'domains': ['*.Wild.%s.' % zone.upper()], 'validation': 'http'},
+             {'ip_addresses': ['127.0.0.1'], 'validation': 'dns'},
+             {'name': 'fine', 'domains': ['fine-batch.%s' % zone], 'validation': 'dns'}]
+    result, outcome = run_module(acme_vars, 'cert_request', {'certificates': batch})
+    assert result.rc != 0
+    labels = [entry['name'] for entry in outcome['certificates']]
+    assert labels == ['wildcard.wild.%s' % zone, '127.0.0.1', 'fine'], labels
+    assert [entry['status'] for entry in outcome['certificates']] == ['failed', 'failed', 'pending_validation']
+    assert 'wildcard.wild.%s: ' % zone in outcome['msg'] and '127.0.0.1: ' in outcome['msg'], outcome['msg']
