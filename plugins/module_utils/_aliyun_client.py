@@ -20,6 +20,8 @@ except ImportError:  # pragma: no cover - Python 2 is not supported at run time,
     from urllib import quote  # noqa: F401
     from urlparse import urlsplit  # noqa: F401
 
+from ansible.module_utils.common.warnings import warn as module_warning
+
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline, backoff
 
 try:
@@ -120,6 +122,20 @@ def sign_request(method, host, path, query, action, version, access_key_id, acce
 
 
 # ---------------------------------------------------------------- endpoints
+
+def check_transport(endpoint, verify, credentials, option, warn):
+    """Plain HTTP and unchecked TLS stay possible (labs, emulators) but are said
+    on every run; an STS token is never sent where anyone on the way can read
+    it. Raises before anything is sent."""
+    if endpoint.scheme == 'http':
+        if credentials is not None and credentials.security_token:
+            raise CertflowError('%s.security_token (or %s) is not sent over plain HTTP: the endpoint %s is http://; '
+                                'use an https:// endpoint' % (option, ENV_SECURITY_TOKEN, endpoint.url), endpoint=endpoint.url)
+        warn('%s endpoint %s is plain HTTP: the requests and answers can be read and changed on the way; use https://'
+             % (option, endpoint.url))
+    elif verify is False:
+        warn("%s.validate_certs is false: the identity of %s is not checked" % (option, endpoint.url))
+
 
 class Endpoint:
     """Where requests go: ``url`` is scheme://host[:port]/, ``host`` the value
@@ -329,7 +345,7 @@ class AliyunClient:
 
     def __init__(self, product, version, endpoint, credentials, validate_certs=True, ca_bundle=None, deadline=None,
                  request_timeout=DEFAULT_REQUEST_TIMEOUT, max_attempts=DEFAULT_MAX_ATTEMPTS, retry_initial=0.2, retry_maximum=5.0,
-                 session=None, sleep=time.sleep, log=None, default_endpoint=None, clock=None):
+                 session=None, sleep=time.sleep, log=None, default_endpoint=None, clock=None, warn=None, option=None):
         if session is None and not HAS_REQUESTS:
             raise CertflowError('the Python library "requests" is required to talk to Alibaba Cloud')
         self.product = product
@@ -340,6 +356,8 @@ class AliyunClient:
             self.verify = ca_bundle
         else:
             self.verify = bool(validate_certs)
+        check_transport(self.endpoint, self.verify, credentials, option or ('alidns' if product == 'alidns' else 'aliyun'),
+                        warn or module_warning)
         self.deadline = deadline or Deadline(300.0)
         self.request_timeout = request_timeout
         self.max_attempts = max(1, int(max_attempts))

@@ -55,6 +55,7 @@ import json
 
 import secrets
 import signal
+import ssl
 import sys
 import threading
 
@@ -266,13 +267,15 @@ class AliyunEmulator:
     """The CAS + Alidns emulator. All public methods are thread-safe."""
 
     def __init__(self, credentials=None, dns_server=None, http_port=80, rfc2136=None, alidns_zones=(), packages=None,
-                 validity_days=365, expiring_days=30, dv_review_seconds=0.0, ov_review_seconds=None, host='127.0.0.1', port=0):
+                 validity_days=365, expiring_days=30, dv_review_seconds=0.0, ov_review_seconds=None, host='127.0.0.1', port=0,
+                 tls=None):
         """``credentials``: {key_id: secret} or {key_id: (secret, sts_token)}.
         ``dns_server``: 'ip:port' asked for TXT proofs and for the A record of
         file-validated domains. ``http_port``: port of the web servers of the
         domains. ``rfc2136``: {'server': 'ip:port', 'key_name', 'key_secret',
         'key_algorithm'} to push Alidns records into a real DNS server.
-        ``packages``: {product_code: total}."""
+        ``packages``: {product_code: total}. ``tls``: (cert_path, key_path) to
+        serve https (an STS token is only sent over https)."""
         self._lock = threading.RLock()
         self._credentials = {}
         for key_id, value in (credentials or {}).items():
@@ -301,6 +304,7 @@ class AliyunEmulator:
         self._next_order = 1000000001
         self._next_record = 9000001
         self._host, self._port = host, port
+        self._tls = tls
         self._server = None
         self._thread = None
 
@@ -314,6 +318,10 @@ class AliyunEmulator:
         Handler.emulator = emulator
         self._server = ThreadingHTTPServer((self._host, self._port), Handler)
         self._server.daemon_threads = True
+        if self._tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self._tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name='aliyun-emulator', daemon=True)
         self._thread.start()
         return self
@@ -337,7 +345,7 @@ class AliyunEmulator:
 
     @property
     def endpoint(self):
-        return 'http://%s:%d' % (self._host, self.port)
+        return '%s://%s:%d' % ('https' if self._tls else 'http', self._host, self.port)
 
     # -- admin API (Python) -----------------------------------------------
 

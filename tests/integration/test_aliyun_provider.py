@@ -17,6 +17,7 @@ from ansible_collections.certflow.ssl.plugins.module_utils._ca.aliyun import Ali
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import STATUSES, ProviderContext
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline, wait_until
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.alidns import AlidnsProvider
+from tests.emulator.aliyun_emulator import AliyunEmulator
 
 DV = 'digicert-free-1-free'
 OV = 'geotrust-ov-1-personal'
@@ -425,11 +426,15 @@ def test_missing_credentials(emulator, monkeypatch):
     assert 'ALIBABA_CLOUD_ACCESS_KEY_ID' in caught.value.msg and 'aliyun.access_key_secret' in caught.value.msg
 
 
-def test_sts_token(emulator):
-    emulator.add_credentials('STS.Integration', 'sts-secret', 'sts-token-value')
-    provider = AliyunProvider({'access_key_id': 'STS.Integration', 'access_key_secret': 'sts-secret',
-                               'security_token': 'sts-token-value', 'endpoint': emulator.endpoint}, context())
-    assert provider.quota(DV)['total'] == 50
+def test_sts_token(services):
+    """An STS token goes over https only (over http it is refused: tests/integration/test_hostile_flow.py)."""
+    tls = (os.path.join(services.pebble.workdir, 'pebble-cert.pem'), os.path.join(services.pebble.workdir, 'pebble-key.pem'))
+    with AliyunEmulator(credentials={'STS.Integration': ('sts-secret', 'sts-token-value')}, packages={DV: 50}, tls=tls) as https:
+        provider = AliyunProvider({'access_key_id': 'STS.Integration', 'access_key_secret': 'sts-secret',
+                                   'security_token': 'sts-token-value', 'endpoint': https.endpoint,
+                                   'ca_bundle': services.pebble.ca_bundle}, context())
+        assert https.endpoint.startswith('https://')
+        assert provider.quota(DV)['total'] == 50
 
 
 # ---------------------------------------------------------------- alidns

@@ -198,3 +198,106 @@ def test_failed_batch_entry_is_labelled_with_its_store_name(acme_vars):
     assert labels == ['wildcard.wild.%s' % zone, '127.0.0.1', 'fine'], labels
     assert [entry['status'] for entry in outcome['certificates']] == ['failed', 'failed', 'pending_validation']
     assert 'wildcard.wild.%s: ' % zone in outcome['msg'] and '127.0.0.1: ' in outcome['msg'], outcome['msg']
+
+
+# ------------------------------------------------------------------ item 10: plain HTTP and unchecked TLS
+
+def _warnings(outcome):
+    return ' | '.join(outcome.get('warnings') or [])
+
+
+def test_acme_without_certificate_checks_warns_every_run(acme_vars, reliability):
+    acme = dict(acme_vars['certflow_defaults']['acme'], validate_certs=False)
+    acme.pop('ca_bundle')
+    variables = dict(acme_vars, certflow_defaults=dict(acme_vars['certflow_defaults'], acme=acme))
+    request = {'name': 'unchecked', 'domains': ['unchecked.%s' % acme_vars['zone']], 'validation': 'dns'}
+    seen = []
+    for _run in range(2):
+        result, outcome = run_module(variables, 'cert_request', request)
+        result.assert_ok()
+        seen.append(_warnings(outcome))
+    reliability.record('Hostile input', 'acme-validate-certs-false', 'cert_request with acme.validate_certs: false (twice)',
+                       'works, with a warning on every run', 'warnings: %d of 2 runs' % sum('validate_certs is false' in w for w in seen),
+                       message=seen[-1])
+    for warnings in seen:
+        assert "unchecked: acme.validate_certs is false: the ACME server's identity is not checked" in warnings, warnings
+    assert outcome['certificates'][0]['warnings'][0].startswith('acme.validate_certs is false')
+
+
+def test_acme_plain_http_directory_warns_and_keeps_the_eab_key(acme_vars, store_dir, reliability):
+    plain = 'http://127.0.0.1:9/dir'
+    eab_key = 'c2VjcmV0LWVhYi1rZXktbm90LWZvci1odHRw'
+    acme = {'directory': plain, 'eab_kid': 'kid-1', 'eab_hmac_key': eab_key}
+    variables = dict(acme_vars, certflow_defaults=dict(acme_vars['certflow_defaults'], acme=acme))
+    request = {'name': 'plain', 'domains': ['plain.%s' % acme_vars['zone']], 'validation': 'dns'}
+    result, refused = run_module(variables, 'cert_request', request)
+    reliability.record('Hostile input', 'acme-eab-over-http', 'cert_request with acme.eab_hmac_key and an http:// directory',
+                       'refused naming acme.eab_hmac_key, nothing sent', 'failed, changed: %s' % refused.get('changed'),
+                       message=refused.get('msg'))
+    assert result.rc != 0 and refused['changed'] is False
+    assert refused['msg'].startswith('acme.eab_hmac_key is not sent over plain HTTP') and plain in refused['msg'], refused['msg']
+    assert 'refused' not in refused['msg'], 'nothing may be sent: %s' % refused['msg']
+    assert eab_key not in result.output
+    assert [entry for entry in os.listdir(store_dir) if entry != '.locks'] == []
+
+    acme.pop('eab_hmac_key')
+    acme.pop('eab_kid')
+    result, unreachable = run_module(variables, 'cert_request', request)
+    reliability.record('Hostile input', 'acme-plain-http-directory', 'cert_request with an http:// ACME directory',
+                       'tried, with a plain-HTTP warning', 'warned' if 'plain HTTP' in _warnings(unreachable) else 'NO WARNING',
+                       message=_warnings(unreachable))
+    assert 'ACME directory %s is plain HTTP' % plain in _warnings(unreachable), unreachable
+
+
+@pytest.fixture
+def aliyun_settings(aliyun_emulator):
+    return {'endpoint': aliyun_emulator.endpoint, 'access_key_id': aliyun_emulator.access_key_id,
+            'access_key_secret': aliyun_emulator.access_key_secret}
+
+
+def test_aliyun_plain_http_endpoint_warns(playbook_vars, aliyun_emulator, aliyun_settings, reliability):
+    variables = dict(playbook_vars, certflow_defaults={'provider': 'aliyun', 'aliyun': aliyun_settings, 'timeout': 30})
+    result, quota = run_module(variables, 'cert_quota', {'product': aliyun_emulator.dv_product})
+    result.assert_ok()
+    expected = 'aliyun endpoint %s/ is plain HTTP' % aliyun_emulator.endpoint
+    reliability.record('Hostile input', 'aliyun-plain-http-endpoint', 'cert_quota with an http:// aliyun.endpoint',
+                       'works, with a warning', 'warned' if expected in _warnings(quota) else 'NO WARNING', message=_warnings(quota))
+    assert expected in _warnings(quota), quota
+
+
+def test_aliyun_sts_token_is_not_sent_over_http(playbook_vars, aliyun_emulator, reliability):
+    token = 'sts-token-never-over-http'
+    aliyun_emulator.add_credentials('STS.Hostile', 'sts-hostile-secret', token)
+    calls = len(aliyun_emulator.calls)
+    settings = {'endpoint': aliyun_emulator.endpoint, 'access_key_id': 'STS.Hostile', 'access_key_secret': 'sts-hostile-secret',
+                'security_token': token}
+    variables = dict(playbook_vars, certflow_defaults={'provider': 'aliyun', 'aliyun': settings, 'timeout': 30,
+                                                       'store_dir': playbook_vars['store_dir']})
+    result, refused = run_module(variables, 'cert_quota', {'product': aliyun_emulator.dv_product})
+    reliability.record('Hostile input', 'aliyun-sts-token-over-http', 'cert_quota with aliyun.security_token and an http:// endpoint',
+                       'refused naming aliyun.security_token, nothing sent', 'failed, changed: %s' % refused.get('changed'),
+                       message=refused.get('msg'))
+    assert result.rc != 0 and refused['changed'] is False
+    assert refused['msg'].startswith('aliyun.security_token (or ALIBABA_CLOUD_SECURITY_TOKEN) is not sent over plain HTTP'), refused
+    assert len(aliyun_emulator.calls) == calls, 'nothing may reach the endpoint'
+    assert token not in result.output
+
+    result, requested = run_module(variables, 'cert_request', {'name': 'sts', 'domains': ['sts.%s' % playbook_vars['zone']]})
+    assert result.rc != 0 and 'aliyun.security_token' in requested['msg'], requested
+    assert len(aliyun_emulator.calls) == calls
+
+
+def test_aliyun_without_certificate_checks_warns(playbook_vars, services, aliyun_settings, aliyun_emulator, reliability):
+    from tests.emulator.aliyun_emulator import AliyunEmulator
+    tls = (os.path.join(services.pebble.workdir, 'pebble-cert.pem'), os.path.join(services.pebble.workdir, 'pebble-key.pem'))
+    product = aliyun_emulator.dv_product
+    with AliyunEmulator(credentials={aliyun_settings['access_key_id']: aliyun_settings['access_key_secret']},
+                        packages={product: 3}, tls=tls) as https:
+        settings = dict(aliyun_settings, endpoint=https.endpoint, validate_certs=False)
+        variables = dict(playbook_vars, certflow_defaults={'provider': 'aliyun', 'aliyun': settings, 'timeout': 30})
+        result, quota = run_module(variables, 'cert_quota', {'product': product})
+        expected = 'aliyun.validate_certs is false: the identity of %s/ is not checked' % https.endpoint
+    result.assert_ok()
+    reliability.record('Hostile input', 'aliyun-validate-certs-false', 'cert_quota with aliyun.validate_certs: false (https)',
+                       'works, with a warning', 'warned' if expected in _warnings(quota) else 'NO WARNING', message=_warnings(quota))
+    assert quota['remaining'] == 3 and expected in _warnings(quota), quota

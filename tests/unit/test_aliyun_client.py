@@ -13,6 +13,7 @@ from ansible_collections.certflow.ssl.plugins.module_utils._ca.aliyun import dns
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.alidns import split_name
 from tests.emulator.aliyun_emulator import AliyunEmulator
+from tests.lib.services import _write_test_tls
 
 KEY_ID = 'LTAI5tUnitTestKey01'
 SECRET = 'unit-test-secret-value'
@@ -146,11 +147,11 @@ def test_connection_errors():
 
 def test_request_shape_verify_and_fresh_nonce_per_attempt():
     session = FakeSession(FakeResponse(400, error_body('Throttling.User')), OK)
-    api, _sleeps = make_client(session, endpoint='http://127.0.0.1:8080', ca_bundle='/tmp/ca.pem', token='STS-TOKEN')
+    api, _sleeps = make_client(session, endpoint='https://127.0.0.1:8080', ca_bundle='/tmp/ca.pem', token='STS-TOKEN')
     api.call('DescribePackageState', {'ProductCode': 'a b', 'Skip': None})
     first, second = session.sent
     assert first['method'] == 'POST'
-    assert first['url'] == 'http://127.0.0.1:8080/?ProductCode=a%20b'
+    assert first['url'] == 'https://127.0.0.1:8080/?ProductCode=a%20b'
     assert first['verify'] == '/tmp/ca.pem' and first['data'] == b''
     assert first['headers']['host'] == '127.0.0.1:8080'
     assert first['headers']['x-acs-action'] == 'DescribePackageState'
@@ -241,10 +242,15 @@ def test_emulator_clock_off(emulator):
     emulator_client(emulator, clock=ok).call('DescribePackageState')
 
 
-def test_emulator_sts_token(emulator):
-    assert emulator_client(emulator, 'STS.KEY', 'sts-secret', 'the-token').call('DescribePackageState')['TotalCount'] == 2
-    with pytest.raises(client.AliyunAPIError) as caught:
-        emulator_client(emulator, 'STS.KEY', 'sts-secret', 'other-token').call('DescribePackageState')
+def test_emulator_sts_token(tmp_path):
+    # An STS token goes over https only (over http it is refused: tests/unit/test_flow_transport.py).
+    ca_bundle, cert, key = _write_test_tls(str(tmp_path))
+    with AliyunEmulator(credentials={'STS.KEY': ('sts-secret', 'the-token')}, packages={'digicert-free-1-free': 2},
+                        tls=(cert, key)) as emulator:
+        assert emulator_client(emulator, 'STS.KEY', 'sts-secret', 'the-token', ca_bundle=ca_bundle).call(
+            'DescribePackageState')['TotalCount'] == 2
+        with pytest.raises(client.AliyunAPIError) as caught:
+            emulator_client(emulator, 'STS.KEY', 'sts-secret', 'other-token', ca_bundle=ca_bundle).call('DescribePackageState')
     assert caught.value.code == 'InvalidSecurityToken.MismatchWithAccessKey'
     assert 'other-token' not in caught.value.msg
 

@@ -14,6 +14,7 @@ import os
 import re
 import threading
 import time
+from urllib.parse import urlsplit
 
 try:
     import requests
@@ -202,6 +203,7 @@ class AcmeProvider(CAProvider):
         if not self.directory_url:
             raise CertflowError('acme.directory is required (the URL of the ACME directory, e.g. '
                                 'https://acme-v02.api.letsencrypt.org/directory)')
+        self._check_transport()
         ca_bundle = self.settings.get('ca_bundle')
         if ca_bundle:
             ca_bundle = os.path.expanduser(ca_bundle)
@@ -239,6 +241,21 @@ class AcmeProvider(CAProvider):
         self._account_url = None
         self._account_from_cache = False
         self._account_dir = None
+
+    def _check_transport(self):
+        """Plain HTTP and unchecked TLS stay possible (Pebble, labs) but are said on
+        every run; the EAB key never goes where anyone on the way can read it."""
+        scheme = urlsplit(self.directory_url).scheme.lower()
+        if scheme not in ('http', 'https'):
+            raise CertflowError('acme.directory %s is not an http(s):// URL' % self.directory_url)
+        if scheme == 'http':
+            if self.settings.get('eab_hmac_key'):
+                raise CertflowError('acme.eab_hmac_key is not sent over plain HTTP: the ACME directory %s is http://; '
+                                    'use its https:// URL' % self.directory_url)
+            self._warn('ACME directory %s is plain HTTP: the requests and answers can be read and changed on the way; '
+                       'use https://' % self.directory_url)
+        elif self.settings.get('validate_certs') is False and not self.settings.get('ca_bundle'):
+            self._warn("acme.validate_certs is false: the ACME server's identity is not checked (%s)" % self.directory_url)
 
     # ------------------------------------------------------------ seam: cheap
     def quota(self, product=None):

@@ -120,7 +120,7 @@ class AliyunProvider(CAProvider):
                 resolve_credentials(settings, what='aliyun'),
                 validate_certs=settings.get('validate_certs', True) is not False, ca_bundle=settings.get('ca_bundle'),
                 deadline=Deadline(float(getattr(self.context, 'timeout', None) or 300.0)),
-                log=getattr(self.context, 'log', None))
+                log=getattr(self.context, 'log', None), warn=self._warn, option='aliyun')
         return self._client
 
     def close(self):
