@@ -302,12 +302,6 @@ class LocalCA:
     def issued_count(self):
         return len(self.read_index()['certificates'])
 
-    def serial_for_order(self, order_id):
-        for serial, entry in self.read_index()['certificates'].items():
-            if entry.get('order_id') == order_id:
-                return serial
-        return None
-
     def read_cert(self, serial_hex):
         return read_text(self.cert_path(serial_hex))
 
@@ -444,13 +438,6 @@ class LocalCA:
         if not updated or not os.path.exists(self.crl_path):
             return True
         return now - parse_iso(updated) >= datetime.timedelta(days=CRL_VALIDITY_DAYS) / 2
-
-    def refresh_crl(self):
-        """Re-sign the CRL now (for a schedule, when nothing was issued or revoked for weeks)."""
-        with self.lock():
-            index = self.read_index()
-            self._write_crl(index, utcnow())
-            self._write_index(index)
 
     def _write_crl(self, index, now):
         key, inter = self._signer()

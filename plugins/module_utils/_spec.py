@@ -12,15 +12,6 @@ from ansible_collections.certflow.ssl.plugins.module_utils._common import Certfl
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._store import check_name, name_for_domain
 
-# Options that may differ per certificate in batch mode; everything else is
-# shared by the whole task.
-PER_CERTIFICATE_OPTIONS = (
-    'name', 'domains', 'ip_addresses', 'key_type', 'reuse_key', 'csr', 'csr_content',
-    'private_key_src', 'private_key_content', 'validation', 'product', 'contact', 'company',
-    'quick_issue', 'renew_before_days', 'force', 'method', 'dns_provider', 'rfc2136', 'alidns',
-    'webroot', 'nameservers', 'http_check_port', 'provider', 'acme', 'aliyun', 'local_ca', 'order_id',
-)
-
 
 def entries(params):
     """The list of per-certificate option dicts: each ``certificates`` entry
@@ -28,13 +19,9 @@ def entries(params):
     batch = params.get('certificates')
     if not batch:
         return [dict(params)]
+    # Each entry was checked against the module's entry options already (CertflowModule).
     result = []
-    for index, entry in enumerate(batch):
-        if not isinstance(entry, dict):
-            raise CertflowError('certificates[%d] must be a dict, got %r' % (index, type(entry).__name__))
-        unknown = sorted(set(entry) - set(PER_CERTIFICATE_OPTIONS))
-        if unknown:
-            raise CertflowError('certificates[%d] has unknown option(s): %s' % (index, ', '.join(unknown)))
+    for entry in batch:
         merged = dict(params)
         merged.pop('certificates', None)
         for key, value in entry.items():

@@ -14,7 +14,6 @@ from ansible_collections.certflow.ssl.plugins.module_utils._dns.base import Reco
 from ansible_collections.certflow.ssl.plugins.module_utils._report import certificate_entry, current_certificate
 from ansible_collections.certflow.ssl.plugins.module_utils import _webroot
 
-METHOD_FOR_VALIDATION = {'dns': 'dns', 'http': 'http', 'email': 'email', 'none': 'none'}
 FINAL_STATUSES = ('issued', 'failed')
 # The first look at an order the CA was told about just now. A look at once
 # would nearly always find it still validating: one request for nothing.
@@ -166,7 +165,7 @@ def _validate(run, name, options):
     if status == 'created':
         raise CertflowError('the order for %s was created without submitting it (quick_issue: false); '
                             'submit it with certflow.ssl.cert_request quick_issue: true' % name)
-    method = options.get('method') or METHOD_FOR_VALIDATION.get(order.get('validation'), 'dns')
+    method = options.get('method') or order.get('validation') or 'dns'
     if run.check_mode:
         return certificate_entry(spec, store, 'processing', order, summary, changed=True)
 

@@ -262,6 +262,20 @@ def test_revoke_with_certificate_key(services, provider, tmp_path):
 
 # --------------------------------------------------------------- request count
 
+def connection_count(acme):
+    """TCP/TLS connections opened by the provider's session so far (keep-alive makes it small)."""
+    total = 0
+    for adapter in acme.session.adapters.values():
+        pools = getattr(getattr(adapter, 'poolmanager', None), 'pools', None)
+        try:
+            with pools.lock:
+                values = list(pools._container.values())
+        except AttributeError:   # another urllib3 layout: the count is best effort
+            continue
+        total += sum(getattr(pool, 'num_connections', 0) for pool in values)
+    return total
+
+
 def test_requests_per_http01_certificate(services, store_dir, record_property):
     with make_provider(services.pebble, store_dir) as warmup:
         warmup.account_url                                   # the account exists (warm)
@@ -273,7 +287,7 @@ def test_requests_per_http01_certificate(services, store_dir, record_property):
         issue(acme, services, domains=[unique('count2')])
         second = acme.request_count - first
         second_bad_nonces = sum('badNonce' in m for m in messages) - first_bad_nonces
-        connections = acme.connection_count
+        connections = connection_count(acme)
     assert_good_certificate(services, result, key, names=[name])
     record_property('acme_requests_first_cert', first)
     record_property('acme_requests_next_cert', second)

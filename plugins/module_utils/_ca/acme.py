@@ -275,20 +275,6 @@ class AcmeProvider(CAProvider):
     def __exit__(self, *exc_info):
         self.close()
 
-    @property
-    def connection_count(self):
-        """TCP/TLS connections opened by this provider's session so far (keep-alive makes it small)."""
-        total = 0
-        for adapter in self.session.adapters.values():
-            pools = getattr(getattr(adapter, 'poolmanager', None), 'pools', None)
-            try:
-                with pools.lock:
-                    values = list(pools._container.values())
-            except AttributeError:   # another urllib3 layout: the count is best effort
-                continue
-            total += sum(getattr(pool, 'num_connections', 0) for pool in values)
-        return total
-
     # ------------------------------------------------------------ HTTP layer
     def _log(self, msg):
         try:
@@ -404,10 +390,6 @@ class AcmeProvider(CAProvider):
         if retry_after is not None and (status in (429, 503) or problem.get('type') == RATE_LIMITED):
             msg += '; the server asks to retry after %d seconds' % int(retry_after)
         return CertflowError(prefix + msg, url=url, http_status=status, problem_type=problem.get('type'))
-
-    def _keep_nonce(self, response):
-        with self._shared.lock:
-            self._keep_nonce_locked(response)
 
     def _keep_nonce_locked(self, response):
         nonce = response.headers.get('Replay-Nonce')
@@ -659,8 +641,7 @@ class AcmeProvider(CAProvider):
         if self.context.check_mode:
             payload = {'onlyReturnExisting': True}
         else:
-            terms = self.settings.get('terms_agreed')
-            payload = {'termsOfServiceAgreed': True if terms is None else bool(terms)}
+            payload = {'termsOfServiceAgreed': True}
             if self._contact():
                 payload['contact'] = self._contact()
             if eab_kid:

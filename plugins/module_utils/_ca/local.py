@@ -421,10 +421,6 @@ class LocalCAProvider(CAProvider):
         self.ca.ensure()
         return self.ca.root_pem()
 
-    def chain_pem(self):
-        self.ca.ensure()
-        return self.ca.intermediate_pem()
-
     def crl_pem(self):
         self.ca.ensure()
         return self.ca.crl_pem()
