@@ -76,19 +76,30 @@ def _validate_one(run, options):
     if not name:
         raise CertflowError('name, domains or order_id is required to validate a certificate')
     check_name(name)
-    _check_dns_setup(run, name, options)
+    _check_method(run, name, options)
     return validate_certificate(run, name, options)
 
 
-def _check_dns_setup(run, name, options):
-    """A first run at the local CA asks for TXT records by default (validation: dns);
-    when no DNS provider is set up, say how internal names get a certificate
-    instead of only what the DNS provider misses."""
-    if options.get('method') not in (None, 'dns'):
-        return
+# The methods that can answer what an order of each validation asks for.
+_METHODS_OF = {'dns': ('dns', 'dns_manual'), 'http': ('http',)}
+
+
+def _check_method(run, name, options):
+    """Say what to run when the proofs an order waits for cannot be given: another
+    method than the order's validation (the order follows cert_request's
+    validation while it is not validated), or, at the local CA, the default
+    validation dns without any DNS provider set up (internal names want none)."""
     order = run.store.load_order(name) or {}
-    if order.get('provider') != 'local' or order.get('status') != 'pending_validation' or \
-            (order.get('validation') or 'dns') != 'dns':
+    if order.get('status') != 'pending_validation':
+        return
+    validation = order.get('validation') or 'dns'
+    method = options.get('method')
+    if method and method not in _METHODS_OF.get(validation, (method,)):
+        wanted = 'dns' if method == 'dns_manual' else method
+        raise CertflowError('the order for %s waits for %s validation but method is %s: run certflow.ssl.cert_request for %s '
+                            'with validation: %s first (an order not yet validated follows it), then cert_validate again'
+                            % (name, validation, method, name, wanted))
+    if order.get('provider') != 'local' or validation != 'dns' or (method or 'dns') != 'dns':
         return
     dns_provider = options.get('dns_provider') or 'rfc2136'
     try:

@@ -126,6 +126,12 @@ def test_first_run_on_local_ca_with_default_dns_then_validation_none(acme_vars, 
                        message=refused.get('msg'))
     assert 'validation: none' in refused['msg'] and 'rfc2136' in refused['msg'], refused['msg']
 
+    result, mismatch = run_module(variables, 'cert_validate', {'name': name, 'method': 'none'})
+    assert result.rc != 0 and mismatch['changed'] is False
+    assert mismatch['msg'] == ('the order for intranet waits for dns validation but method is none: run certflow.ssl.cert_request '
+                               'for intranet with validation: none first (an order not yet validated follows it), then '
+                               'cert_validate again'), mismatch['msg']
+
     none = dict(request, validation='none')
     result, predicted = run_module(variables, 'cert_request', none, check=True)
     result.assert_ok()
