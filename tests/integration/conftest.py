@@ -121,3 +121,14 @@ def acme_vars(playbook_vars, services):
         'key_secret': services.bind.tsig_secret, 'key_algorithm': services.bind.tsig_algorithm,
     }
     return values
+
+
+@pytest.fixture(params=['acme', 'local'])
+def provider_vars(request, acme_vars, tmp_path):
+    """acme_vars for Pebble, then for a fresh local CA; ``validation`` (dns / none) and ``provider`` name which."""
+    if request.param == 'local':
+        acme_vars['certflow_defaults'] = {'provider': 'local', 'local_ca': {'path': str(tmp_path / 'ca')},
+                                          'store_dir': acme_vars['store_dir'], 'timeout': 60}
+    acme_vars['validation'] = 'dns' if request.param == 'acme' else 'none'
+    acme_vars['provider'] = request.param
+    return acme_vars

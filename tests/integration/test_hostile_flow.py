@@ -27,16 +27,6 @@ def read(path):
         return handle.read()
 
 
-@pytest.fixture(params=['acme', 'local'])
-def provider_vars(request, acme_vars, tmp_path):
-    if request.param == 'local':
-        acme_vars['certflow_defaults'] = {'provider': 'local', 'local_ca': {'path': str(tmp_path / 'ca')},
-                                          'store_dir': acme_vars['store_dir'], 'timeout': 60}
-    acme_vars['validation'] = 'dns' if request.param == 'acme' else 'none'
-    acme_vars['provider'] = request.param
-    return acme_vars
-
-
 def _validate_args(variables, name):
     return {'name': name, 'method': variables['validation'], 'rfc2136': variables['rfc2136_settings'],
             'nameservers': [variables['nameserver']], 'propagation_timeout': 20}

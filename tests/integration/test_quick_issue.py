@@ -7,7 +7,6 @@ be cancelled by name."""
 
 import os
 
-import pytest
 
 from tests.lib.playbook import run_playbook
 
@@ -18,16 +17,6 @@ def run_module(variables, module, args, check=False):
     task = {'cert_request': 'Request', 'cert_validate': 'Validate', 'cert_revoke': 'Revoke'}[module]
     result = run_playbook(os.path.join(PLAYBOOKS, 'single_task.yml'), dict(variables, module=module, module_args=args), check=check)
     return result, result.task(task)['result']
-
-
-@pytest.fixture(params=['acme', 'local'])
-def provider_vars(request, acme_vars, tmp_path):
-    if request.param == 'local':
-        acme_vars['certflow_defaults'] = {'provider': 'local', 'local_ca': {'path': str(tmp_path / 'ca')},
-                                          'store_dir': acme_vars['store_dir'], 'timeout': 60}
-    acme_vars['validation'] = 'dns' if request.param == 'acme' else 'none'
-    acme_vars['provider'] = request.param
-    return acme_vars
 
 
 def test_created_order_is_submitted_by_the_next_request_then_issued(provider_vars):
