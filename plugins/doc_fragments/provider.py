@@ -46,13 +46,17 @@ options:
         description: Key identifier of the External Account Binding (ZeroSSL, Google, DigiCert, Sectigo). Falls back to E(CERTFLOW_ACME_EAB_KID).
         type: str
       eab_hmac_key:
-        description: Base64url HMAC key of the External Account Binding. Falls back to E(CERTFLOW_ACME_EAB_HMAC_KEY).
+        description:
+          - Base64url HMAC key of the External Account Binding. Falls back to E(CERTFLOW_ACME_EAB_HMAC_KEY).
+          - Never sent to an C(http://) directory; the task fails naming this option instead.
         type: str
       ca_bundle:
         description: CA certificates (PEM file) used to verify the ACME server. Falls back to E(CERTFLOW_ACME_CA_BUNDLE).
         type: path
       validate_certs:
-        description: Verify the ACME server's TLS certificate. Only turn off for throw-away test CAs.
+        description:
+          - Verify the ACME server's TLS certificate. Only turn off for throw-away test CAs.
+          - When false (and no O(acme.ca_bundle)), every run warns. An C(http://) directory also warns on every run.
         type: bool
         default: true
       preferred_chain:
@@ -69,10 +73,14 @@ options:
         description: AccessKey secret. Falls back to E(ALIBABA_CLOUD_ACCESS_KEY_SECRET).
         type: str
       security_token:
-        description: STS security token for temporary credentials. Falls back to E(ALIBABA_CLOUD_SECURITY_TOKEN).
+        description:
+          - STS security token for temporary credentials. Falls back to E(ALIBABA_CLOUD_SECURITY_TOKEN).
+          - Never sent to an C(http://) endpoint; the task fails naming this option instead.
         type: str
       endpoint:
-        description: API endpoint, a host name or a full URL with scheme and port. Default U(https://cas.aliyuncs.com).
+        description:
+          - API endpoint, a host name or a full URL with scheme and port. Default U(https://cas.aliyuncs.com).
+          - An C(http://) endpoint (an emulator, a lab) works but warns on every run.
         type: str
       region:
         description: Region ID, for example V(cn-hangzhou); picks the endpoint when O(aliyun.endpoint) is unset.
@@ -84,7 +92,7 @@ options:
         description: CA certificates (PEM file) used to verify the endpoint.
         type: path
       validate_certs:
-        description: Verify the endpoint's TLS certificate.
+        description: Verify the endpoint's TLS certificate. When false (and no O(aliyun.ca_bundle)), every run warns.
         type: bool
         default: true
   local_ca:

@@ -112,7 +112,7 @@ options:
         description: Street address.
         type: str
   quick_issue:
-    description: Submit the request to the CA right away (true), or only create the certificate order (false).
+    description: Submit the request (or the renewal) to the CA right away (true), or only create the certificate order (false).
     type: bool
     default: true
   renew_before_days:
@@ -233,7 +233,8 @@ certificates:
       type: str
       sample: pending_validation
     action:
-      description: What the task did, V(none), V(create), V(renew) or V(resumed).
+      description: What the task did, V(none), V(create), V(renew), V(resumed), V(submit), V(fetched) or V(recreate) (an open order
+        not yet validated replaced by one for the validation asked for now).
       type: str
     order_id:
       description: The CA's order id (ACME order URL).
