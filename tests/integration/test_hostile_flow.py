@@ -297,3 +297,34 @@ def test_aliyun_without_certificate_checks_warns(playbook_vars, services, aliyun
     reliability.record('Hostile input', 'aliyun-validate-certs-false', 'cert_quota with aliyun.validate_certs: false (https)',
                        'works, with a warning', 'warned' if expected in _warnings(quota) else 'NO WARNING', message=_warnings(quota))
     assert quota['remaining'] == 3 and expected in _warnings(quota), quota
+
+
+def test_aliyun_renewal_honours_quick_issue_false(acme_vars, aliyun_emulator):
+    variables = dict(acme_vars, certflow_defaults={
+        'provider': 'aliyun', 'store_dir': acme_vars['store_dir'], 'timeout': 60,
+        'aliyun': {'endpoint': aliyun_emulator.endpoint, 'access_key_id': aliyun_emulator.access_key_id,
+                   'access_key_secret': aliyun_emulator.access_key_secret}})
+    name = 'renew-later-aliyun'
+    request = {'name': name, 'domains': ['%s-%d.%s' % (name, os.getpid(), acme_vars['zone'])], 'validation': 'dns',
+               'product': aliyun_emulator.dv_product}
+    result, _first = run_module(variables, 'cert_request', request)
+    result.assert_ok()
+    result, issued = run_module(variables, 'cert_validate', dict(_validate_args(dict(variables, validation='dns'), name)))
+    result.assert_ok()
+    first_order = issued['certificates'][0]['order_id']
+    aliyun_emulator.expire_soon(first_order)
+    renewals = aliyun_emulator.actions().count('RenewCertificateOrderForPackageRequest')
+
+    due = dict(request, renew_before_days=10000)
+    result, kept = run_module(variables, 'cert_request', dict(due, quick_issue=False))
+    result.assert_ok()
+    entry = kept['certificates'][0]
+    assert entry['action'] == 'renew' and entry['status'] == 'created', entry
+    assert aliyun_emulator.actions().count('RenewCertificateOrderForPackageRequest') == renewals, 'nothing may be sent'
+
+    result, submitted = run_module(variables, 'cert_request', due)
+    result.assert_ok()
+    entry = submitted['certificates'][0]
+    assert entry['action'] == 'submit' and entry['status'] == 'pending_validation', entry
+    assert aliyun_emulator.actions().count('RenewCertificateOrderForPackageRequest') == renewals + 1
+    assert aliyun_emulator.order(entry['order_id'])['renewed_from'] == int(first_order)
