@@ -64,8 +64,10 @@ lint: venv collection
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint
 	$(BIN)/ruff check plugins tests bench
 
+# PYTEST_ARGS: a part of the suite (make test PYTEST_ARGS=tests/unit, or .ci/run PYTEST_ARGS=...).
+PYTEST_ARGS ?= tests
 test: system-deps venv collection sanity
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Not part of `make test`: a few minutes, and timings are a record, not a test.
 bench: system-deps venv collection
