@@ -7,12 +7,12 @@ reads it, and site.yml, renew.yml, revoke.yml and report.yml pass --syntax-check
 
 import json
 import os
-import re
 import subprocess
 
 import pytest
 
 from tests.lib.playbook import run_playbook
+from tests.lib.readme import readme_block
 from tests.lib.tools import tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -20,14 +20,6 @@ INVENTORY = os.path.join(ROOT, 'tests', 'integration', 'inventories', 'readme')
 FILES = ['hosts.yml', 'group_vars/all.yml', 'host_vars/web1.example.com.yml', 'host_vars/web2.example.com.yml']
 # Which role reads the variables of which hosts (site.yml).
 ROLES_OF = {'web1.example.com': ['certificate', 'deploy', 'nginx'], 'web2.example.com': ['certificate', 'deploy', 'apache']}
-
-
-def readme_block(marker):
-    with open(os.path.join(ROOT, 'README.md'), encoding='utf-8') as handle:
-        text = handle.read()
-    match = re.search(r'<!-- %s -->\n```yaml\n(.*?)```' % re.escape(marker), text, re.S)
-    assert match, 'README has no yaml block after <!-- %s -->' % marker
-    return match.group(1)
 
 
 @pytest.mark.parametrize('name', FILES)
