@@ -1,5 +1,6 @@
 # certflow.ssl — developer entry points.
-#   make demo   the whole workflow on the embedded local CA, nothing external needed
+#   make demo   the whole workflow on the embedded local CA, nothing external needed; installs only
+#               requirements.txt into the virtualenv and writes only into ~/certflow-demo ($CERTFLOW_DEMO_DIR)
 #   make test   installs what the tests need (Debian packages, a virtualenv) and runs every test:
 #               ansible-test sanity and units, then pytest (unit, lint, packaging, AWX runner, integration)
 #   make bench  N fresh certificates from Pebble with this collection, community.crypto and certbot (N=10; docs/performance.md)
@@ -14,12 +15,20 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 N ?= 10
 BENCH_ARGS ?=
 
-.PHONY: demo test unit integration sanity lint system-deps venv collection clean bench
+.PHONY: demo test unit integration sanity lint system-deps runtime-venv venv collection clean bench
+
+# Two stamps: the demo needs only the runtime requirements, the tests their tools as well.
+$(BIN)/.installed-runtime: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $@
+	touch $@ $(BIN)/.installed-runtime
+
+runtime-venv: $(BIN)/.installed-runtime
 
 venv: $(BIN)/.installed
 
@@ -37,7 +46,7 @@ system-deps:
 	@# the packaged services must not hold the ports or the files the tests use
 	@-systemctl disable --now named nginx apache2 >/dev/null 2>&1 || true
 
-demo: venv collection
+demo: runtime-venv collection
 	$(BIN)/ansible-playbook playbooks/demo.yml
 
 unit: venv collection
@@ -55,8 +64,10 @@ lint: venv collection
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint
 	$(BIN)/ruff check plugins tests bench
 
+# PYTEST_ARGS: a part of the suite (make test PYTEST_ARGS=tests/unit, or .ci/run PYTEST_ARGS=...).
+PYTEST_ARGS ?= tests
 test: system-deps venv collection sanity
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Not part of `make test`: a few minutes, and timings are a record, not a test.
 bench: system-deps venv collection

@@ -9,12 +9,14 @@ import subprocess
 import pytest
 import yaml
 
+from tests.lib.tools import tool
+
 MODULES = ['cert_quota', 'cert_request', 'cert_validate', 'cert_info', 'cert_revoke']
 
 
 @pytest.mark.parametrize('module', MODULES)
 def test_ansible_doc_renders_with_examples_and_return(module):
-    done = subprocess.run(['ansible-doc', '--json', 'certflow.ssl.' + module], capture_output=True, text=True,
+    done = subprocess.run([tool('ansible-doc'), '--json', 'certflow.ssl.' + module], capture_output=True, text=True,
                           env=os.environ, check=False, timeout=120)
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)['certflow.ssl.' + module]

@@ -20,6 +20,8 @@ import pytest
 import yaml
 from bindep.depends import Depends
 
+from tests.lib.tools import tool
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 DOC = os.path.join(REPO, 'docs', 'execution-environment.md')
@@ -48,15 +50,6 @@ def _run(argv, cwd=None, env=None):
     return completed.stdout
 
 
-def _tool(name):
-    """A console script next to this Python first (virtualenvs), else from PATH."""
-    beside = os.path.join(os.path.dirname(sys.executable), name)
-    found = beside if os.access(beside, os.X_OK) else shutil.which(name)
-    if found is None:
-        pytest.fail('%s is not installed (pip install -r requirements-dev.txt)' % name, pytrace=False)
-    return found
-
-
 @pytest.fixture(scope='module')
 def ee(tmp_path_factory):
     """The EE folder of the page (tarball + the two files) and the build context ansible-builder makes of it."""
@@ -65,7 +58,7 @@ def ee(tmp_path_factory):
     folder.mkdir()
     # An empty collections path: the development checkout must not count as "already installed".
     isolated = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(base / 'nothing'))
-    _run([_tool('ansible-galaxy'), 'collection', 'build', '--output-path', str(base), REPO], env=isolated)
+    _run([tool('ansible-galaxy'), 'collection', 'build', '--output-path', str(base), REPO], env=isolated)
     [built] = [name for name in os.listdir(base) if name.startswith('certflow-ssl-') and name.endswith('.tar.gz')]
 
     blocks = doc_blocks()
@@ -75,7 +68,7 @@ def ee(tmp_path_factory):
     for name in ('execution-environment.yml', 'requirements.yml'):
         (folder / name).write_text(blocks[name])
     context = base / 'context'
-    _run([_tool('ansible-builder'), 'create', '--file', str(folder / 'execution-environment.yml'), '--context', str(context),
+    _run([tool('ansible-builder'), 'create', '--file', str(folder / 'execution-environment.yml'), '--context', str(context),
           '--output-filename', 'Containerfile'], cwd=str(folder), env=isolated)
     return {'base': base, 'folder': folder, 'tarball': folder / build_file['src'], 'build_file': build_file,
             'definition': definition, 'context': context, 'env': isolated}
@@ -132,7 +125,7 @@ def test_introspection_finds_the_collections_python_and_system_requirements(ee):
     requirements = (build / 'requirements.yml').read_text().replace('/build/', str(build) + '/')
     (ee['base'] / 'requirements-here.yml').write_text(requirements)
     collections = ee['base'] / 'usr-share-ansible-collections'
-    _run([_tool('ansible-galaxy'), 'collection', 'install', '-r', str(ee['base'] / 'requirements-here.yml'), '--collections-path',
+    _run([tool('ansible-galaxy'), 'collection', 'install', '-r', str(ee['base'] / 'requirements-here.yml'), '--collections-path',
           str(collections)], cwd=str(build), env=ee['env'])
     installed = collections / 'ansible_collections' / 'certflow' / 'ssl'
     assert (installed / 'meta' / 'execution-environment.yml').is_file()
@@ -143,7 +136,7 @@ def test_introspection_finds_the_collections_python_and_system_requirements(ee):
     assert len(python) >= 4 and any(line.startswith('openssl') for line in system)
 
     # what `ansible-builder introspect` prints (docs/execution-environment.md shows it)
-    printed = _run([_tool('ansible-builder'), 'introspect', str(collections)], env=ee['env'])
+    printed = _run([tool('ansible-builder'), 'introspect', str(collections)], env=ee['env'])
     data = yaml.safe_load(printed[printed.index('---'):])
     assert data == {'python': python, 'system': system}
     documented = doc_blocks()['introspect output']

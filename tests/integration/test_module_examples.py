@@ -21,7 +21,6 @@ import secrets
 import socket
 import ssl
 import subprocess
-import sys
 import threading
 
 import pytest
@@ -32,6 +31,7 @@ from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import AcmeP
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
 from ansible_collections.certflow.ssl.plugins.module_utils._store import Store
 from tests.lib.playbook import run_playbook
+from tests.lib.tools import tool
 
 MODULES = ['cert_quota', 'cert_request', 'cert_validate', 'cert_info', 'cert_revoke']
 
@@ -63,16 +63,10 @@ ALIYUN_PRODUCT = 'digicert-free-1-free'   # the resource plan the cert_quota exa
 _DOC_CACHE = {}
 
 
-def _ansible_doc():
-    """ansible-doc next to this Python first (virtualenvs), else from PATH."""
-    beside = os.path.join(os.path.dirname(sys.executable), 'ansible-doc')
-    return beside if os.access(beside, os.X_OK) else 'ansible-doc'
-
-
 def ansible_doc_examples():
     """{module: EXAMPLES text} as ``ansible-doc --json`` renders it (computed once)."""
     if not _DOC_CACHE:
-        done = subprocess.run([_ansible_doc(), '--json'] + ['certflow.ssl.' + module for module in MODULES],
+        done = subprocess.run([tool('ansible-doc'), '--json'] + ['certflow.ssl.' + module for module in MODULES],
                               capture_output=True, text=True, env=os.environ, check=False, timeout=120)
         assert done.returncode == 0, done.stderr
         docs = json.loads(done.stdout)

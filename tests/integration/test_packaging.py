@@ -10,12 +10,13 @@ import tarfile
 
 from tests.lib.playbook import run_playbook
 from tests.lib.services import free_port
+from tests.lib.tools import system_tool, tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_build_install_and_run_the_demo_from_the_installed_copy(tmp_path):
-    built = subprocess.run(['ansible-galaxy', 'collection', 'build', '--output-path', str(tmp_path)], cwd=ROOT,
+    built = subprocess.run([tool('ansible-galaxy'), 'collection', 'build', '--output-path', str(tmp_path)], cwd=ROOT,
                            capture_output=True, text=True, timeout=120, check=False)
     assert built.returncode == 0, built.stderr
     tarball = str(tmp_path / 'certflow-ssl-0.1.0.tar.gz')
@@ -29,7 +30,7 @@ def test_build_install_and_run_the_demo_from_the_installed_copy(tmp_path):
     collections = tmp_path / 'collections'
     # Only the empty path: the development checkout must not count as "already installed".
     isolated = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections))
-    installed = subprocess.run(['ansible-galaxy', 'collection', 'install', tarball, '-p', str(collections)],
+    installed = subprocess.run([tool('ansible-galaxy'), 'collection', 'install', tarball, '-p', str(collections)],
                                capture_output=True, text=True, timeout=120, check=False, env=isolated)
     assert installed.returncode == 0, installed.stderr
     demo = collections / 'ansible_collections' / 'certflow' / 'ssl' / 'playbooks' / 'demo.yml'
@@ -48,5 +49,5 @@ def test_build_install_and_run_the_demo_from_the_installed_copy(tmp_path):
     finally:
         nginx_dir = demo_dir / 'nginx'
         if (nginx_dir / 'nginx.pid').exists():
-            subprocess.run(['nginx', '-e', str(nginx_dir / 'error.log'), '-p', str(nginx_dir), '-c', str(nginx_dir / 'nginx.conf'),
+            subprocess.run([system_tool('nginx'), '-e', str(nginx_dir / 'error.log'), '-p', str(nginx_dir), '-c', str(nginx_dir / 'nginx.conf'),
                             '-s', 'stop'], check=False)

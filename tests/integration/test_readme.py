@@ -4,20 +4,12 @@
 file this test runs against Pebble and BIND9, changing only variables."""
 
 import os
-import re
 
 from tests.lib.playbook import run_playbook
+from tests.lib.readme import readme_block
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(ROOT, 'tests', 'integration', 'playbooks', 'readme_acme_example.yml')
-
-
-def readme_block(marker):
-    with open(os.path.join(ROOT, 'README.md'), encoding='utf-8') as handle:
-        text = handle.read()
-    match = re.search(r'<!-- %s -->\n```yaml\n(.*?)```' % re.escape(marker), text, re.S)
-    assert match, 'README has no yaml block after <!-- %s -->' % marker
-    return match.group(1)
 
 
 def test_readme_example_is_the_tested_playbook():

@@ -17,6 +17,7 @@ import tempfile
 import time
 
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
+from tests.lib.tools import tool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLAYBOOKS = os.path.join(os.path.dirname(HERE), 'integration', 'playbooks')
@@ -110,13 +111,10 @@ class StartedPlaybook:
         vars_path = os.path.join(self.workdir, 'extra_vars.json')
         with open(vars_path, 'w') as handle:
             json.dump(extra_vars, handle)
-        ansible_playbook = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
-        if not os.access(ansible_playbook, os.X_OK):
-            ansible_playbook = shutil.which('ansible-playbook')
         env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_LOCALHOST_WARNING='False', ANSIBLE_RETRY_FILES_ENABLED='False')
         self.log_path = os.path.join(self.workdir, 'output.log')
         self.log = open(self.log_path, 'w')  # noqa: SIM115 - closed in kill() / wait()
-        self.process = subprocess.Popen([ansible_playbook, '-i', inventory, '-e', '@' + vars_path, playbook(name)],
+        self.process = subprocess.Popen([tool('ansible-playbook'), '-i', inventory, '-e', '@' + vars_path, playbook(name)],
                                         stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT, env=env,
                                         start_new_session=True)
 

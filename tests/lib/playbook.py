@@ -9,6 +9,8 @@ import subprocess
 import sys
 import tempfile
 
+from tests.lib.tools import tool
+
 CALLBACK_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'callback_plugins')
 # Called with every PlaybookResult (tests/lib/secret_scan.py collects -vvv output through it).
 OBSERVERS = []
@@ -72,7 +74,7 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, verbosity=N
             with open(inventory, 'w') as handle:
                 handle.write('localhost ansible_connection=local ansible_python_interpreter=%s\n' % sys.executable)
         records_path = os.path.join(workdir, 'records.jsonl')
-        argv = [_ansible_playbook(), '-i', inventory]
+        argv = [tool('ansible-playbook'), '-i', inventory]
         if extra_vars:
             vars_path = os.path.join(workdir, 'extra_vars.json')
             with open(vars_path, 'w') as handle:
@@ -120,17 +122,6 @@ def changed_tasks(result, host=None):
     """(host, task name) of every task that reported changed."""
     return [(record['host'], record['task']) for record in result.tasks
             if record['status'] == 'changed' and (host is None or record['host'] == host)]
-
-
-def _ansible_playbook():
-    """ansible-playbook next to this Python first (virtualenvs), else from PATH."""
-    beside = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
-    if os.access(beside, os.X_OK):
-        return beside
-    found = shutil.which('ansible-playbook')
-    if found is None:
-        raise AssertionError('ansible-playbook not found; install ansible-core (see `make test`)')
-    return found
 
 
 def _read_records(path):

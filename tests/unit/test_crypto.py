@@ -5,7 +5,6 @@
 import datetime
 import ipaddress
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -16,18 +15,17 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
+from tests.lib.tools import system_tool
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
 DAY = datetime.timedelta(days=1)
-HAVE_OPENSSL = shutil.which('openssl') is not None
-needs_openssl = pytest.mark.skipif(not HAVE_OPENSSL, reason='openssl CLI not installed')
 
 
 # ------------------------------------------------------------------ helpers
 
 def openssl(*args, input_text=None):
-    result = subprocess.run(('openssl',) + args, input=input_text, capture_output=True, text=True, timeout=30, check=False)
+    result = subprocess.run((system_tool('openssl'),) + args, input=input_text, capture_output=True, text=True, timeout=30, check=False)
     return result.returncode, result.stdout + result.stderr
 
 
@@ -121,7 +119,6 @@ def test_generate_private_key_rejects_unknown_type(bad):
         _crypto.generate_private_key(bad)
 
 
-@needs_openssl
 def test_private_key_pem_is_readable_by_openssl(tmp_path):
     key = _crypto.generate_private_key('ec256')
     path = tmp_path / 'key.pem'
@@ -312,7 +309,6 @@ def test_build_csr_errors():
         _crypto.build_csr(key, ['192.0.2.1'])
 
 
-@needs_openssl
 @pytest.mark.parametrize('key_type', ['ec256', 'ec384', 'rsa2048'])
 def test_csr_verified_by_openssl(tmp_path, key_type):
     key = _crypto.generate_private_key(key_type)
@@ -323,7 +319,7 @@ def test_csr_verified_by_openssl(tmp_path, key_type):
     assert re.search(r'verif(y|ication) OK', out, re.I), out
     assert 'Subject: CN = xn--fiqs8s.example' in out or 'Subject: CN=xn--fiqs8s.example' in out
     assert 'DNS:xn--fiqs8s.example, DNS:www.example.com, IP Address:192.0.2.9' in out
-    der = subprocess.run(['openssl', 'req', '-in', str(path), '-outform', 'DER'], capture_output=True, check=True, timeout=30).stdout
+    der = subprocess.run([system_tool('openssl'), 'req', '-in', str(path), '-outform', 'DER'], capture_output=True, check=True, timeout=30).stdout
     assert der == _crypto.csr_to_der(path.read_text())
     key_path = tmp_path / 'key.pem'
     key_path.write_text(_crypto.private_key_to_pem(key))
@@ -362,7 +358,6 @@ def test_load_csr_rejects_bad_signature():
         _crypto.load_csr(bytes(der))
 
 
-@needs_openssl
 def test_csr_identifiers_common_name_only_csr_from_openssl(tmp_path):
     key_path, csr_path = tmp_path / 'k.pem', tmp_path / 'r.pem'
     key_path.write_text(_crypto.private_key_to_pem(ec_key()))
@@ -450,7 +445,6 @@ def test_cert_serial_hex(serial, expected):
     assert _crypto.cert_serial_hex(cert) == expected
 
 
-@needs_openssl
 @pytest.mark.parametrize('serial', [1, 0x0a, 0x80, 0x100, 0xfa1b2c3d4e5f60718293a4b5c6d7e8f9012345])
 def test_cert_serial_hex_matches_openssl(tmp_path, serial):
     cert = make_cert('serial.example', ec_key(), serial=serial)
@@ -539,7 +533,6 @@ def test_days_remaining_and_needs_renewal_boundaries():
     assert summary((not_after - 30 * DAY).replace(tzinfo=None))['needs_renewal'] is True
 
 
-@needs_openssl
 def test_cert_summary_agrees_with_openssl(tmp_path, pki):
     path = tmp_path / 'leaf.pem'
     path.write_text(pem(pki['leaf']))
@@ -683,7 +676,6 @@ def test_verify_chain_bad_input():
         _crypto.verify_chain(make_cert('a.example', ec_key()), 'nothing')
 
 
-@needs_openssl
 @pytest.mark.parametrize('scenario', ['good', 'expired_intermediate', 'wrong_issuer', 'impostor', 'not_yet_valid'])
 def test_verify_chain_agrees_with_openssl(tmp_path, pki, scenario):
     keys = pki['keys']

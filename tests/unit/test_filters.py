@@ -5,7 +5,6 @@
 import datetime
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -20,6 +19,7 @@ from cryptography.x509.oid import NameOID
 from ansible_collections.certflow.ssl.plugins.filter import cert_info as cert_info_plugin
 from ansible_collections.certflow.ssl.plugins.filter import idn as idn_plugin
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
+from tests.lib.tools import tool
 
 FILTER_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'plugins', 'filter')
 UTC = datetime.timezone.utc
@@ -132,10 +132,9 @@ def test_cert_info_doc_lists_every_returned_key(cert_pem):
     assert documented == set(cert_info_plugin.cert_info(cert_pem))
 
 
-@pytest.mark.skipif(shutil.which('ansible-doc') is None, reason='ansible-doc not installed')
 @pytest.mark.parametrize('filter_name', ['to_punycode', 'from_punycode', 'cert_info'])
 def test_ansible_doc_renders(filter_name):
-    result = subprocess.run(['ansible-doc', '-t', 'filter', 'certflow.ssl.' + filter_name], capture_output=True, text=True,
+    result = subprocess.run([tool('ansible-doc'), '-t', 'filter', 'certflow.ssl.' + filter_name], capture_output=True, text=True,
                             timeout=60, env=dict(os.environ, ANSIBLE_NOCOLOR='1'), check=False)
     assert result.returncode == 0, result.stderr
     assert 'certflow.ssl.' + filter_name in result.stdout
@@ -144,7 +143,6 @@ def test_ansible_doc_renders(filter_name):
 
 # ------------------------------------------------------- real templating
 
-@pytest.mark.skipif(shutil.which('ansible-playbook') is None, reason='ansible-playbook not installed')
 def test_filters_in_a_playbook(tmp_path, cert_pem):
     (tmp_path / 'cert.pem').write_text(cert_pem)
     playbook = tmp_path / 'play.yml'
@@ -174,7 +172,7 @@ def test_filters_in_a_playbook(tmp_path, cert_pem):
         content: "{{ bad }}"
 """)
     env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_LOCALHOST_WARNING='0')
-    result = subprocess.run(['ansible-playbook', '-i', 'localhost,', '-c', 'local', '-e', 'ansible_python_interpreter=' + sys.executable,
+    result = subprocess.run([tool('ansible-playbook'), '-i', 'localhost,', '-c', 'local', '-e', 'ansible_python_interpreter=' + sys.executable,
                              str(playbook)], capture_output=True, text=True, timeout=120, env=env, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads((tmp_path / 'out.json').read_text()) == {

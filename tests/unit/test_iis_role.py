@@ -27,6 +27,7 @@ from cryptography.x509.oid import NameOID
 
 from ansible_collections.certflow.ssl.plugins.filter.cert_info import cert_info
 from tests.lib.playbook import run_playbook
+from tests.lib.tools import tool
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROLE = os.path.join(REPO, 'roles', 'iis')
@@ -228,7 +229,7 @@ def windows_collections():
 
 def module_options(windows_collections, module):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join([os.environ['ANSIBLE_COLLECTIONS_PATH'], windows_collections]))
-    done = subprocess.run(['ansible-doc', '--json', module], capture_output=True, text=True, env=env, timeout=120, check=False)
+    done = subprocess.run([tool('ansible-doc'), '--json', module], capture_output=True, text=True, env=env, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)[module]['doc']['options']
 
@@ -279,7 +280,7 @@ def test_syntax_check_with_the_windows_collections(windows_collections, tmp_path
     # The syntax check has no Windows hosts in its inventory (ansible-test makes a missing group an error).
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join([os.environ['ANSIBLE_COLLECTIONS_PATH'], windows_collections]),
                ANSIBLE_HOST_PATTERN_MISMATCH='ignore')
-    done = subprocess.run(['ansible-playbook', '-i', 'localhost,', '--syntax-check', str(playbook)], capture_output=True, text=True,
+    done = subprocess.run([tool('ansible-playbook'), '-i', 'localhost,', '--syntax-check', str(playbook)], capture_output=True, text=True,
                           env=env, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     # Every task file is loaded as well (the role includes them dynamically).
@@ -288,6 +289,6 @@ def test_syntax_check_with_the_windows_collections(windows_collections, tmp_path
         load = {'name': 'Load', 'hosts': 'windows', 'gather_facts': False,
                 'tasks': [{'name': 'Tasks', 'ansible.builtin.import_tasks': path}]}
         tasks_playbook.write_text(yaml.safe_dump([load]))
-        done = subprocess.run(['ansible-playbook', '-i', 'localhost,', '--syntax-check', str(tasks_playbook)], capture_output=True,
+        done = subprocess.run([tool('ansible-playbook'), '-i', 'localhost,', '--syntax-check', str(tasks_playbook)], capture_output=True,
                               text=True, env=env, timeout=120, check=False)
         assert done.returncode == 0, '%s: %s%s' % (path, done.stdout, done.stderr)

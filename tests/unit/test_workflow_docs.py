@@ -16,15 +16,14 @@ import glob
 import importlib
 import os
 import re
-import shutil
 import subprocess
-import sys
 import unicodedata
 
 import pytest
 import yaml
 
 from ansible_collections.certflow.ssl.plugins.module_utils import _module
+from tests.lib.tools import tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOCS = os.path.join(ROOT, 'docs', 'workflow')
@@ -474,11 +473,7 @@ def as_playbook(document):
 
 
 def test_examples_pass_ansible_playbook_syntax_check(tmp_path):
-    ansible_playbook = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
-    if not os.path.exists(ansible_playbook):
-        ansible_playbook = shutil.which('ansible-playbook')
-    if not ansible_playbook:
-        pytest.fail('ansible-playbook is not installed; run `make test`', pytrace=False)
+    ansible_playbook = tool('ansible-playbook')
     files = []
     for param in yaml_blocks():
         path, line, body = param.values
