@@ -17,6 +17,9 @@ description:
     O(method=http) checks (and with O(webroot) writes) the challenge files, O(method=email) waits for the CA (OV/EV).
   - Before telling the CA, checks that each TXT record is visible on every authoritative name server of its zone
     (following an C(_acme-challenge) CNAME) or that each file is served at its URL.
+  - Creates TXT records only at C(_acme-challenge.<name>) or C(_dnsauth.<name>) and files only under
+    C(/.well-known/acme-challenge/) or C(/.well-known/pki-validation/); a file already there is never overwritten
+    or removed. What the CA asks for elsewhere is refused, naming it.
   - Waits for the CA's review with back-off, then writes key, certificate, chain and full chain into the store
     atomically, keeping the previous ones in C(archive/). Nothing is replaced unless the new certificate matches
     the key and its chain verifies. Records and files it created are removed afterwards.
@@ -65,7 +68,10 @@ options:
     type: bool
     default: true
   cleanup:
-    description: Remove the TXT records and files this task created.
+    description:
+      - Remove the TXT records and files this task created.
+      - The run that finishes an order also removes what earlier runs created for it (noted in the store), whatever
+        its own O(method), given the DNS settings and O(webroot) they need; what it cannot remove is named in a warning.
     type: bool
     default: true
   certificates:
