@@ -275,7 +275,12 @@ def _validate(run, name, options):
             challenges = provider.challenges(order)
             order['challenges'] = challenges
             pending = [c for c in challenges if c.get('status') not in ('valid', 'processing')]
-            proofs.check_visible(proofs.place(pending))
+            waits = proofs.place(pending)
+            if options.get('precheck', True) is not False:
+                proofs.check_visible(waits)
+            elif waits:
+                run.warn('pre-check skipped (precheck: false): the CA was told at once, without checking from here that %s '
+                         'can be seen' % ', '.join(sorted(set(where for _kind, where, _challenge in waits))))
             for challenge in pending:
                 provider.ready(order, challenge)
             order['status'] = 'processing'

@@ -2,9 +2,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Challenge proofs under hostile input, through ansible-playbook: a CA that
 names a file or TXT record outside the challenge places, a file already at
-the challenge path, a proofs.json in a shared store naming what is not ours
-and proofs left by an earlier run with another method (issue 12, items 3, 4,
-7 and 13)."""
+the challenge path, a proofs.json in a shared store naming what is not ours,
+proofs left by an earlier run with another method, and pre-checks the
+control node cannot make (issue 12, items 3, 4, 7, 13 and 15)."""
 
 import json
 import os
@@ -13,9 +13,11 @@ import secrets
 import pytest
 
 from tests.lib.playbook import run_playbook
+from tests.lib.services import free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SINGLE_TASK = os.path.join(HERE, 'playbooks', 'single_task.yml')
+ROLE_PLAYBOOK = os.path.join(HERE, 'playbooks', 'hostile_proofs_role.yml')
 AREA = 'Hostile input'
 PRODUCT = 'digicert-dv-1-hostile'
 CONTACT = {'name': 'Ops Team', 'email': 'ops@certflow.test', 'phone': '13800000000'}
@@ -285,3 +287,47 @@ def test_txt_record_of_an_earlier_run_removed_by_the_finishing_email_run(aliyun_
                 'also a module warning'
     finally:
         services.bind.nsupdate(['update delete %s TXT' % record])
+
+
+# ------------------------------------------------------------------ item 15: precheck off
+
+def test_precheck_false_tells_the_ca_at_once_and_says_so(acme_defaults, services, reliability):
+    domain = unique('nocheck')
+    module(acme_defaults, 'cert_request', {'name': 'nocheck', 'domains': [domain], 'validation': 'http'}).assert_ok()
+    closed = free_port()          # the control node's view of the site: nothing answers there
+    result = module(acme_defaults, 'cert_validate', http_validate_args(services, 'nocheck', http_check_port=closed,
+                                                                       precheck=False))
+    validated = entry(result, 'Validate') if not result.rc else {}
+    warnings = validated.get('warnings') or []
+    reliability.record(AREA, 'precheck-false', 'cert_validate precheck: false, the control node cannot reach the site',
+                       'issued; a warning says the pre-check was skipped', 'status %s' % validated.get('status'),
+                       message=' | '.join(warnings) or message_of(result))
+    result.assert_ok()
+    assert validated['status'] == 'issued'
+    assert any('pre-check skipped' in warning and domain in warning for warning in warnings), warnings
+
+
+def test_precheck_true_still_checks(acme_defaults, services):
+    domain = unique('check')
+    module(acme_defaults, 'cert_request', {'name': 'check', 'domains': [domain], 'validation': 'http'}).assert_ok()
+    result = module(acme_defaults, 'cert_validate', http_validate_args(services, 'check', http_check_port=free_port()))
+    assert result.rc != 0 and domain in message_of(result), result.output
+
+
+def test_certificate_role_passes_precheck_through(services, store_dir, reliability):
+    domain = unique('rolenocheck')
+    extra = {'certflow_certificates': [{'name': 'rolenocheck', 'domains': [domain]}], 'certflow_store_dir': store_dir,
+             'certflow_validation': 'http', 'certflow_certificate_webroot': services.web.webroot,
+             'certflow_http_check_port': free_port(), 'certflow_precheck': False,
+             'certflow_nameservers': [services.bind.nameserver], 'certflow_propagation_timeout': 5, 'certflow_timeout': 60,
+             'certflow_acme': {'directory': services.pebble.directory_url, 'ca_bundle': services.pebble.ca_bundle}}
+    result = run_playbook(ROLE_PLAYBOOK, extra)
+    task = result.task('Validate the names and fetch the issued certificates') if not result.rc else {'result': {}}
+    validated = (task['result'].get('certificates') or [{}])[0]
+    warnings = validated.get('warnings') or []
+    reliability.record(AREA, 'role-precheck-false', 'certificate role with certflow_precheck: false, site unreachable from here',
+                       'issued; a warning says the pre-check was skipped', 'status %s' % validated.get('status'),
+                       message=' | '.join(warnings) or (result.failed_tasks() or [{'result': {}}])[0]['result'].get('msg'))
+    result.assert_ok()
+    assert validated['status'] == 'issued'
+    assert any('pre-check skipped' in warning for warning in warnings), warnings
