@@ -8,8 +8,12 @@ remove what we put in place."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
+import re
+
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline, wait_until
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
+from ansible_collections.certflow.ssl.plugins.module_utils._dns import DNS_PROVIDERS
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.base import RecordTracker
 from ansible_collections.certflow.ssl.plugins.module_utils._report import certificate_entry, current_certificate
 from ansible_collections.certflow.ssl.plugins.module_utils import _webroot
@@ -33,6 +37,13 @@ def spec_from_order(name, order):
     }
 
 
+# The only TXT names dns validation creates: ACME (and the local CA) and
+# Alibaba Cloud. A name from the CA or from proofs.json is used only after a
+# full match.
+RECORD_NAME = re.compile(r'(?:_acme-challenge|_dnsauth)(?:\.(?!-)[a-z0-9_-]{1,63}(?<!-))+', re.IGNORECASE)
+HOST_NAME = re.compile(r'(?=.{1,253}\Z)(?:(?!-)[a-z0-9_-]{1,63}(?<!-)\.)*(?!-)[a-z0-9_-]{1,63}(?<!-)', re.IGNORECASE)
+
+
 def _is_dns(challenge):
     return bool(challenge.get('record_value'))
 
@@ -41,13 +52,30 @@ def _is_file(challenge):
     return bool(challenge.get('file_path')) and not _is_dns(challenge)
 
 
+def check_record_name(name):
+    if not isinstance(name, str) or not RECORD_NAME.fullmatch(name) or len(name) > 253:
+        raise CertflowError('TXT record name %r refused: dns validation only creates records named _acme-challenge.<domain> '
+                            'or _dnsauth.<domain>' % (name,), record=name)
+    return name
+
+
+def _proof_label(proof):
+    if not isinstance(proof, dict):
+        return repr(proof)[:100]
+    if proof.get('type') == 'dns':
+        return 'TXT %s' % (proof.get('record') or proof.get('name'))
+    return 'file %s in %s' % (proof.get('path'), proof.get('webroot'))
+
+
 class _Proofs:
     """Puts proofs in place and takes away exactly what it put there.
 
     Each proof is noted in the store (proofs.json) before it is put in place,
     and the note goes when the proof does: what a killed run, or one that
     returned with ``wait: false``, left in DNS or in a webroot is removed by
-    the run that finishes the order."""
+    the run that finishes the order, whatever its method. proofs.json may be
+    shared with other jobs, so a note is trusted only when it is one of this
+    order's challenges, under this run's webroot and a challenge prefix."""
 
     def __init__(self, run, options, method, name=None):
         self.run = run
@@ -74,27 +102,45 @@ class _Proofs:
             self.noted.append(proof)
             self.run.store.save_proofs(self.name, self.noted)
 
+    def _unnote(self, proof):
+        self.ours.remove(proof)
+        if self.name and proof in self.noted:
+            self.noted.remove(proof)
+            self.run.store.save_proofs(self.name, self.noted)
+
     def place(self, challenges):
         waits = []
         for challenge in challenges:
+            if challenge.get('refused'):
+                raise CertflowError(challenge['refused'])
             if _is_dns(challenge):
                 if self.method not in ('dns', 'dns_manual'):
                     raise CertflowError('the CA asks for a DNS record for %s but method is %s' % (challenge['domain'], self.method))
+                check_record_name(challenge.get('record_name'))
                 # dnspython only for DNS proofs (imported here, not for every run)
                 from ansible_collections.certflow.ssl.plugins.module_utils._dns import propagation
                 target = propagation.follow_cname(challenge['record_name'], self.nameservers)
                 if self._dns_provider_name() != 'manual':
-                    self._note({'type': 'dns', 'provider': self._dns_provider_name(), 'name': target, 'value': challenge['record_value']})
+                    self._note({'type': 'dns', 'provider': self._dns_provider_name(), 'name': target,
+                                'record': challenge['record_name'], 'value': challenge['record_value']})
                 self._dns_tracker().present(target, challenge['record_value'])
                 waits.append(('dns', target, challenge))
             elif _is_file(challenge):
                 if self.method != 'http':
                     raise CertflowError('the CA asks for a file for %s but method is %s' % (challenge['domain'], self.method))
+                _webroot.check_challenge_path(challenge['file_path'])
                 webroot = self.options.get('webroot')
                 if webroot:
-                    self._note({'type': 'file', 'webroot': webroot, 'path': challenge['file_path']})
-                    _webroot.write_challenge(webroot, challenge['file_path'], challenge['file_content'])
-                    self.files.append((webroot, challenge['file_path']))
+                    proof = {'type': 'file', 'webroot': webroot, 'path': challenge['file_path']}
+                    # Noted by an earlier run of this order that was interrupted: its file is ours.
+                    earlier = proof in self.noted
+                    self._note(proof)
+                    try:
+                        _webroot.write_challenge(webroot, challenge['file_path'], challenge['file_content'], same_ok=earlier)
+                    except CertflowError:
+                        self._unnote(proof)
+                        raise
+                    self.files.append((webroot, challenge['file_path'], challenge['file_content']))
                 waits.append(('http', challenge['url'], challenge))
         return waits
 
@@ -110,17 +156,56 @@ class _Proofs:
                 wait_for_http_file(where, challenge['file_content'], deadline, nameservers=self.nameservers,
                                    port=self.options.get('http_check_port'))
 
-    def remove(self):
+    def remove(self, challenges):
+        """Remove this run's proofs and the trusted ones earlier runs noted for
+        this order (``challenges``: the order's); return what could not be
+        removed, as messages. Notes not trusted are dropped with a warning."""
         errors = self.tracker.cleanup() if self.tracker else []
         while self.files:
-            webroot, path = self.files.pop()
+            webroot, path, content = self.files.pop()
             try:
-                _webroot.remove_challenge(webroot, path)
+                _webroot.remove_challenge(webroot, path, content=content)
             except Exception as exc:  # noqa: BLE001 - report, keep cleaning
                 errors.append('%s: %s' % (path, exc))
-        return errors + self._remove_noted(this_run_failed=bool(errors))
+        return errors + self._remove_noted(challenges or [], this_run_failed=bool(errors))
 
-    def _remove_noted(self, this_run_failed):
+    def _untrusted(self, proof, challenges):
+        """Why the note ``proof`` is not one of ours to remove, or None."""
+        if not isinstance(proof, dict):
+            return 'not a proof note'
+        if proof.get('type') == 'dns':
+            record, name, value = proof.get('record') or proof.get('name'), proof.get('name'), proof.get('value')
+            try:
+                check_record_name(record)
+            except CertflowError as exc:
+                return exc.msg
+            # Only a provider with settings creates records ('manual' has none).
+            if not isinstance(proof.get('provider'), str) or not DNS_PROVIDERS.get(proof['provider']):
+                return 'unknown DNS provider %r' % (proof.get('provider'),)
+            if not any(c.get('record_name') == record and c.get('record_value') == value for c in challenges):
+                return 'not a TXT value this order asked for'
+            if not isinstance(name, str) or not HOST_NAME.fullmatch(name):
+                return 'record name %r is not a DNS name' % (name,)
+            if name.lower() != record.lower():
+                from ansible_collections.certflow.ssl.plugins.module_utils._dns import propagation
+                if propagation.follow_cname(record, self.nameservers).lower() != name.lower():
+                    return '%s is not where the CNAME of %s points' % (name, record)
+            return None
+        if proof.get('type') == 'file':
+            path, webroot = proof.get('path'), self.options.get('webroot')
+            try:
+                _webroot.check_challenge_path(path)
+            except CertflowError as exc:
+                return exc.msg
+            if not webroot or not isinstance(proof.get('webroot'), str) or \
+                    os.path.abspath(proof['webroot']) != os.path.abspath(webroot):
+                return 'this run\'s webroot is %s' % (webroot or 'not set')
+            if not any(c.get('file_path') == path for c in challenges):
+                return 'not a file this order asked for'
+            return None
+        return 'unknown proof type %r' % (proof.get('type'),)
+
+    def _remove_noted(self, challenges, this_run_failed):
         """Remove what earlier runs noted and left; keep the notes of whatever
         could not be removed (this run's too, when its cleanup failed)."""
         keep, errors = [], []
@@ -130,13 +215,24 @@ class _Proofs:
                     keep.append(proof)
                 continue
             try:
-                if proof.get('type') == 'dns':
+                reason = self._untrusted(proof, challenges)
+            except CertflowError as exc:
+                keep.append(proof)
+                errors.append('%s (left by an earlier run): %s' % (_proof_label(proof), exc.msg))
+                continue
+            if reason:
+                # Dropped: kept, it would be refused again on every run.
+                self.run.warn('not removed, not a proof certflow made for this order: %s (%s)' % (_proof_label(proof), reason))
+                continue
+            try:
+                if proof['type'] == 'dns':
                     self.run.dns(self.options, proof['provider']).cleanup(proof['name'], proof['value'])
                 else:
-                    _webroot.remove_challenge(proof['webroot'], proof['path'])
+                    content = [c.get('file_content') for c in challenges if c.get('file_path') == proof['path']][0]
+                    _webroot.remove_challenge(proof['webroot'], proof['path'], content=content)
             except Exception as exc:  # noqa: BLE001 - report, keep cleaning
                 keep.append(proof)
-                errors.append('%s (left by an earlier run): %s' % (proof.get('name') or proof.get('path'), exc))
+                errors.append('%s (left by an earlier run): %s' % (_proof_label(proof), getattr(exc, 'msg', None) or exc))
         if self.name and keep != self.noted:
             self.noted = keep
             self.run.store.save_proofs(self.name, keep)
@@ -178,7 +274,12 @@ def _validate(run, name, options):
             challenges = provider.challenges(order)
             order['challenges'] = challenges
             pending = [c for c in challenges if c.get('status') not in ('valid', 'processing')]
-            proofs.check_visible(proofs.place(pending))
+            waits = proofs.place(pending)
+            if options.get('precheck', True) is not False:
+                proofs.check_visible(waits)
+            elif waits:
+                run.warn('pre-check skipped (precheck: false): the CA was told at once, without checking from here that %s '
+                         'can be seen' % ', '.join(sorted(set(where for _kind, where, _challenge in waits))))
             for challenge in pending:
                 provider.ready(order, challenge)
             order['status'] = 'processing'
@@ -201,7 +302,7 @@ def _validate(run, name, options):
         raise
     finally:
         if cleanup and (wait or order.get('status') in FINAL_STATUSES):
-            leftover = proofs.remove()
+            leftover = proofs.remove(order.get('challenges'))
             if leftover:
                 run.warn('could not remove: %s' % '; '.join(leftover))
     summary = install_issued(run, provider, order, name)

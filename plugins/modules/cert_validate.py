@@ -16,7 +16,10 @@ description:
   - O(method=dns) creates the TXT records through O(dns_provider), O(method=dns_manual) expects you to have added them,
     O(method=http) checks (and with O(webroot) writes) the challenge files, O(method=email) waits for the CA (OV/EV).
   - Before telling the CA, checks that each TXT record is visible on every authoritative name server of its zone
-    (following an C(_acme-challenge) CNAME) or that each file is served at its URL.
+    (following an C(_acme-challenge) CNAME) or that each file is served at its URL (unless O(precheck=false)).
+  - Creates TXT records only at C(_acme-challenge.<name>) or C(_dnsauth.<name>) and files only under
+    C(/.well-known/acme-challenge/) or C(/.well-known/pki-validation/); a file already there is never overwritten
+    or removed. What the CA asks for elsewhere is refused, naming it.
   - Waits for the CA's review with back-off, then writes key, certificate, chain and full chain into the store
     atomically, keeping the previous ones in C(archive/). Nothing is replaced unless the new certificate matches
     the key and its chain verifies. Records and files it created are removed afterwards.
@@ -60,12 +63,22 @@ options:
   http_check_port:
     description: Port used to check that challenge files are served (default the URL's port, 80).
     type: int
+  precheck:
+    description:
+      - Check from this host that each TXT record or challenge file can be seen before telling the CA.
+      - Set V(false) when this host cannot reach the public web address (hairpin NAT, a CDN in front) or the
+        authoritative name servers (outgoing DNS blocked); the CA is then told at once and a warning says so.
+    type: bool
+    default: true
   wait:
     description: Wait for the CA to issue. With false, return after telling the CA.
     type: bool
     default: true
   cleanup:
-    description: Remove the TXT records and files this task created.
+    description:
+      - Remove the TXT records and files this task created.
+      - The run that finishes an order also removes what earlier runs created for it (noted in the store), whatever
+        its own O(method), given the DNS settings and O(webroot) they need; what it cannot remove is named in a warning.
     type: bool
     default: true
   certificates:
@@ -106,6 +119,8 @@ EXAMPLES = r'''
       directory: https://acme-v02.api.letsencrypt.org/directory
     method: http
     webroot: /var/www/html
+    # This host cannot reach the sites through their public address (a CDN in front): let the CA look.
+    precheck: false
     certificates:
       - name: www
       - name: api
@@ -212,6 +227,7 @@ def main():
     for option in ('acme', 'aliyun', 'local_ca', 'dns_provider', 'rfc2136', 'alidns', 'nameservers'):
         per_entry[option] = shared[option]
     argument_spec.update(
+        precheck=dict(type='bool', default=True),
         wait=dict(type='bool', default=True),
         cleanup=dict(type='bool', default=True),
         concurrency=dict(type='int', default=4),

@@ -31,7 +31,8 @@ docs of each handler):
 * Alidns records; every added/deleted TXT record is pushed to a real DNS
   server with RFC 2136 + TSIG when ``rfc2136`` is configured.
 * Fault switches: ``fail_next(n, 'Throttling.User')`` (HTTP 400) or
-  ``fail_next(n, 'ServiceUnavailable')`` (HTTP 503).
+  ``fail_next(n, 'ServiceUnavailable')`` (HTTP 503); a hostile CA:
+  ``answer_validation_with(domain, Uri='/index.html')`` (or RecordDomain=...).
 
 Use it in-process::
 
@@ -300,6 +301,7 @@ class AliyunEmulator:
         self.records = {}
         self.calls = []
         self._faults = []
+        self._validation_overrides = {}
         self._nonces = set()
         self._next_order = 1000000001
         self._next_record = 9000001
@@ -376,6 +378,13 @@ class AliyunEmulator:
             raise ValueError('unsupported fault code %r' % code)
         with self._lock:
             self._faults.extend([code] * int(count))
+
+    def answer_validation_with(self, domain, **fields):
+        """Hostile-CA switch: DescribeCertificateState of orders whose first
+        name is ``domain`` answers these fields (e.g. Uri='/index.html',
+        RecordDomain='evil.example.com') in place of its own."""
+        with self._lock:
+            self._validation_overrides[domain.lower()] = dict(fields)
 
     def approve(self, order_id):
         """The CA finishes its review of an OV/EV (or any) order now."""
@@ -533,6 +542,7 @@ class AliyunEmulator:
                 answer.update({'RecordDomain': DNS_RECORD_LABEL, 'RecordType': 'TXT', 'RecordValue': order['token']})
             elif order['validate_type'] == 'FILE':
                 answer.update({'Domain': order['domains'][0], 'Uri': FILE_URI, 'Content': order['token']})
+            answer.update(self._validation_overrides.get(order['domains'][0].lower(), {}))
         elif state in ('certificate', 'revoked'):
             answer = {'Type': 'certificate', 'CertId': str(order['cert_id']), 'Certificate': order['cert'],
                       'PrivateKey': order['key_pem']}
@@ -838,6 +848,9 @@ class AliyunEmulator:
             return {}
         if name == 'add_credentials':
             self.add_credentials(payload['access_key_id'], payload['access_key_secret'], payload.get('security_token'))
+            return {}
+        if name == 'answer_validation_with':
+            self.answer_validation_with(payload.pop('domain'), **payload)
             return {}
         if name == 'add_zone':
             self.add_zone(payload['zone'])

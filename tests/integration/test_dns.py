@@ -562,11 +562,12 @@ def test_webroot_keeps_directories_it_did_not_create(tmp_path):
 
 def test_webroot_created_dirs_given_explicitly(tmp_path):
     webroot = tmp_path
-    write_challenge(str(webroot), '/a/b/c', 'x')
-    remove_challenge(str(webroot), '/a/b/c', created_dirs=[])
-    assert (webroot / 'a' / 'b').is_dir()
-    remove_challenge(str(webroot), '/a/b/c', created_dirs=[str(webroot / 'a'), str(webroot / 'a' / 'b')])
-    assert not (webroot / 'a').exists()
+    write_challenge(str(webroot), '/.well-known/acme-challenge/c', 'x')
+    remove_challenge(str(webroot), '/.well-known/acme-challenge/c', created_dirs=[])
+    assert (webroot / '.well-known' / 'acme-challenge').is_dir()
+    remove_challenge(str(webroot), '/.well-known/acme-challenge/c',
+                     created_dirs=[str(webroot / '.well-known'), str(webroot / '.well-known' / 'acme-challenge')])
+    assert not (webroot / '.well-known').exists()
 
 
 @pytest.mark.parametrize('file_path', ['../evil', '/.well-known/../../evil', '..', 'a/../../b', '', '/'])

@@ -275,8 +275,6 @@ def test_emulator_unreachable():
     ('_dnsauth', 'example.com', '_dnsauth.example.com'),
     ('_dnsauth', 'www.example.com', '_dnsauth.www.example.com'),
     ('_dnsauth', '*.example.com', '_dnsauth.example.com'),
-    ('_dnsauth.www', 'www.example.com', '_dnsauth.www.example.com'),
-    ('_dnsauth.example.com', 'www.example.com', '_dnsauth.example.com'),
     ('_dnsauth.www.example.com.', 'www.example.com', '_dnsauth.www.example.com'),
     ('_DNSAUTH', 'Example.COM', '_dnsauth.example.com'),
 ])

@@ -45,6 +45,8 @@ revoke          CancelCertificateForPackageRequest on the issued order (found
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import re
+
 from ansible_collections.certflow.ssl.plugins.module_utils._aliyun_client import (
     AliyunAPIError, AliyunClient, cas_endpoint, resolve_credentials)
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import CAProvider
@@ -77,27 +79,43 @@ def is_organization_product(product):
     return '-ov-' in code or '-ev-' in code
 
 
-def dns_record_name(record_domain, domain):
+# The validation file of Alibaba Cloud lives in this folder; any other Uri
+# (/index.html, /.htaccess, ../) would have us overwrite a page of the site.
+FILE_URI = re.compile(r'/?\.well-known/pki-validation/[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}')
+RECORD_LABEL = '_dnsauth'
+
+
+def _base(domain):
+    domain = domain.lower()
+    return domain[2:] if domain.startswith('*.') else domain
+
+
+def dns_record_name(record_domain, domain, names=None):
     """Fully qualified name of the validation record for ``domain``.
 
-    DescribeCertificateState gives RecordDomain as a host record ("_dnsauth",
-    sometimes relative to the parent zone as in "_dnsauth.www") or already
-    fully qualified; a wildcard is validated at its base name."""
-    record = (record_domain or '').strip().rstrip('.').lower()
-    domain = domain.lower()
-    if domain.startswith('*.'):
-        domain = domain[2:]
-    labels = domain.split('.')
-    for start in range(len(labels) - 1):
-        suffix = '.'.join(labels[start:])
-        if record == suffix or record.endswith('.' + suffix):
-            return record                                  # already fully qualified
-    record_labels = record.split('.')
-    for cut in range(1, len(record_labels) + 1):
-        rest = record_labels[cut:]
-        if rest == labels[:len(rest)]:                     # "_dnsauth.www" + "www.example.com"
-            return '.'.join(record_labels[:cut] + labels)
-    return '%s.%s' % (record, domain)
+    DescribeCertificateState gives RecordDomain as the host record
+    "_dnsauth" (made fully qualified per domain) or as "_dnsauth.<domain>"
+    for one of the order's ``names`` (default: ``domain``); a wildcard is
+    validated at its base name. Anything else is refused: it would have us
+    create (and later delete) a TXT record at a name the CA chose freely."""
+    bases = [_base(name) for name in (names or [domain])]
+    text = record_domain if isinstance(record_domain, str) else ''
+    record = text[:-1] if text.endswith('.') else text
+    if record.lower() == RECORD_LABEL:
+        return '%s.%s' % (RECORD_LABEL, _base(domain))
+    if any(record.lower() == '%s.%s' % (RECORD_LABEL, base) for base in bases):
+        return record.lower()
+    raise CertflowError('aliyun: Alibaba Cloud asked for the validation record at RecordDomain %r; only %s or %s.<domain> '
+                        'of the order (%s) is accepted: refused, nothing was created' % (
+                            record_domain, RECORD_LABEL, RECORD_LABEL, ', '.join(bases)), record_domain=record_domain)
+
+
+def file_uri(uri):
+    """The URL path of the validation file, refused outside /.well-known/pki-validation/."""
+    if not isinstance(uri, str) or not FILE_URI.fullmatch(uri):
+        raise CertflowError('aliyun: Alibaba Cloud asked for the validation file at Uri %r; validation files go only under '
+                            '/.well-known/pki-validation/: refused, nothing was written' % (uri,), uri=uri)
+    return uri if uri.startswith('/') else '/' + uri
 
 
 class AliyunProvider(CAProvider):
@@ -309,28 +327,34 @@ class AliyunProvider(CAProvider):
             return [self._challenge(name, 'email') for name in names]
         validate_type = (answer.get('ValidateType') or order['provider_data'].get('validate_type') or '').upper()
         challenges = []
-        if validate_type == 'DNS':
-            record_domain, value = answer.get('RecordDomain'), answer.get('RecordValue')
-            if not record_domain or not value:
-                return []
-            seen = set()
-            for name in names:
-                record_name = dns_record_name(record_domain, name)
-                if record_name in seen:
-                    continue
-                seen.add(record_name)
-                challenges.append(self._challenge(name, 'dns', record_name=record_name,
-                                                  record_type=(answer.get('RecordType') or 'TXT').upper(), record_value=value,
-                                                  provider_data={'RecordDomain': record_domain}))
-        elif validate_type == 'FILE':
-            uri, content = answer.get('Uri'), answer.get('Content')
-            if not uri or not content:
-                return []
-            if not uri.startswith('/'):
-                uri = '/' + uri
-            for name in names:
-                challenges.append(self._challenge(name, 'file', file_path=uri, file_content=content,
-                                                  url='http://%s%s' % (name, uri)))
+        try:
+            if validate_type == 'DNS':
+                record_domain, value = answer.get('RecordDomain'), answer.get('RecordValue')
+                if not record_domain or not value:
+                    return []
+                seen = set()
+                for name in names:
+                    record_name = dns_record_name(record_domain, name, names)
+                    if record_name in seen:
+                        continue
+                    seen.add(record_name)
+                    challenges.append(self._challenge(name, 'dns', record_name=record_name,
+                                                      record_type=(answer.get('RecordType') or 'TXT').upper(), record_value=value,
+                                                      provider_data={'RecordDomain': record_domain}))
+            elif validate_type == 'FILE':
+                uri, content = answer.get('Uri'), answer.get('Content')
+                if not uri or not content:
+                    return []
+                uri = file_uri(uri)
+                for name in names:
+                    challenges.append(self._challenge(name, 'file', file_path=uri, file_content=content,
+                                                      url='http://%s%s' % (name, uri)))
+        except CertflowError as refused:
+            # Not raised here: poll runs right after the order is made, and the
+            # order (quota spent) must reach the store. cert_validate refuses it.
+            self._warn(refused.msg)
+            return [self._challenge(name, validate_type.lower() if validate_type == 'DNS' else 'file', refused=refused.msg)
+                    for name in names]
         return challenges
 
     @staticmethod
@@ -344,6 +368,9 @@ class AliyunProvider(CAProvider):
         if not order['provider_data'].get('submitted'):
             return []
         self.poll(order)
+        for challenge in order['challenges']:
+            if challenge.get('refused'):
+                raise CertflowError(challenge['refused'])
         return order['challenges']
 
     def ready(self, order, challenge):
