@@ -171,8 +171,8 @@ def _proofs_problem(proofs):
 
 
 def _link_error(path, root):
-    return CertflowError('%s is a symbolic link; the certificate store does not follow links below its root %s. '
-                         'Replace it with a real file or folder (or remove it)' % (path, root))
+    return CertflowError('%s is a symbolic link; the certificate store does not follow links below its root (%s): '
+                         'replace it with a real file or folder, or remove it' % (path, root))
 
 
 class Store:

@@ -201,14 +201,17 @@ def test_hostile_order_file_is_named(local, store_dir, reliability, case_id, con
     assert os.listdir(os.path.dirname(path)) == ['order.json']
 
 
-@pytest.mark.parametrize('module,args', [
-    ('cert_request', {'name': 'www', 'domains': ['www.' + ZONE], 'validation': 'none'}),
-    ('cert_info', {'name': 'www'}),
-    ('cert_info', {}),
-    ('cert_revoke', {'name': 'www', 'confirm': True}),
-    ('cert_validate', {'order_id': GOOD_ORDER['order_id']}),
-], ids=['cert_request', 'cert_info-name', 'cert_info-store', 'cert_revoke', 'cert_validate-order_id'])
-def test_hostile_order_file_is_named_by_every_module(local, store_dir, reliability, module, args):
+MODULE_CASES = [
+    ('cert_request', 'cert_request', {'name': 'www', 'domains': ['www.' + ZONE], 'validation': 'none'}),
+    ('cert_info name', 'cert_info', {'name': 'www'}),
+    ('cert_info whole store', 'cert_info', {}),
+    ('cert_revoke', 'cert_revoke', {'name': 'www', 'confirm': True}),
+    ('cert_validate order_id', 'cert_validate', {'order_id': GOOD_ORDER['order_id']}),
+]
+
+
+@pytest.mark.parametrize('label,module,args', MODULE_CASES, ids=[case[0].replace(' ', '-') for case in MODULE_CASES])
+def test_hostile_order_file_is_named_by_every_module(local, store_dir, reliability, label, module, args):
     issue(local, 'www')
     content = json.dumps([GOOD_ORDER])
     path = os.path.join(store_dir, 'www', 'order.json')
@@ -216,7 +219,7 @@ def test_hostile_order_file_is_named_by_every_module(local, store_dir, reliabili
         handle.write(content)
     before = sorted(os.listdir(os.path.dirname(path)))
     result = run(local, module, args)
-    record(reliability, 'order-a-list (%s)' % module, '%s %s with order.json a JSON list' % (module, args), result)
+    record(reliability, 'order-a-list (%s)' % label, '%s %s with order.json a JSON list' % (module, args), result)
     message = assert_fails_clearly(result, [path, 'expected a JSON object, found a list'])
     assert 'unexpected' not in message
     with open(path) as handle:
