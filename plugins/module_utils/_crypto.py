@@ -10,6 +10,7 @@ __metaclass__ = type
 import datetime
 import ipaddress
 import re
+import unicodedata
 
 try:
     import idna
@@ -33,7 +34,7 @@ MAX_DOMAIN_OCTETS = 253
 MAX_LABEL_OCTETS = 63
 MAX_COMMON_NAME = 64
 
-_LDH_LABEL = re.compile(r'^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$')
+_LDH_LABEL = re.compile(r'[a-z0-9](?:[a-z0-9-]*[a-z0-9])?')
 
 
 # ---------------------------------------------------------------- private keys
@@ -519,7 +520,7 @@ def _ascii_label(original, label):
                 raise _domain_error(original, "label '%s' is not valid punycode (%s)" % (label, exc)) from exc
             if round_trip != label:
                 raise _domain_error(original, "label '%s' is not valid punycode (it decodes to '%s')" % (label, unicode_label))
-        elif not _LDH_LABEL.match(label):
+        elif not _LDH_LABEL.fullmatch(label):
             if label.startswith('-') or label.endswith('-'):
                 problem = "label '%s' starts or ends with a hyphen" % label
             else:
@@ -554,11 +555,18 @@ def _unicode_label(label):
 def normalize_domain(name):
     """(ascii, unicode) forms of a domain name, validated.
 
-    Strips white space and one trailing dot, lowercases, maps with UTS #46
+    Strips surrounding white space and one trailing dot, lowercases, maps with UTS #46
     (non-transitional, so 'ß' stays 'ß' and becomes 'xn--zca'), converts to
-    A-labels with IDNA 2008. A leading '*.' wildcard label is kept."""
+    A-labels with IDNA 2008. A leading '*.' wildcard label is kept. A control
+    character anywhere (a newline, even a trailing one) is refused: the name
+    ends up in a certificate, a store folder and web server configuration,
+    where a line break would split it."""
     if not isinstance(name, str):
         raise CertflowError('domain name must be a string, got %s: %r' % (type(name).__name__, name))
+    control = sorted(set(char for char in name if unicodedata.category(char) == 'Cc'))
+    if control:
+        raise CertflowError('invalid domain name %r: contains the control character(s) %s'
+                            % (name, ' '.join(repr(char) for char in control)), domain=name)
     original = name
     name = name.strip()
     if not name:

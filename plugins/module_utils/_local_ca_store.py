@@ -63,7 +63,7 @@ DIR_MODE = 0o700
 # cert_revoke reasons that go into the CRL, by their name in x509.ReasonFlags
 REASON_FLAGS = ('key_compromise', 'affiliation_changed', 'superseded', 'cessation_of_operation')
 
-_ORDER_ID = re.compile(r'^[0-9a-f]{24}$')
+_ORDER_ID = re.compile(r'\A[0-9a-f]{24}\Z')
 _TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
 
 

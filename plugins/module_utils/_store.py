@@ -6,7 +6,19 @@ privkey.pem (0600), cert.pem, chain.pem, fullchain.pem, order.json and archive/.
 
 A key made for an order that is not issued yet waits in ``pending/`` and only
 replaces ``privkey.pem`` when its certificate is installed, so a failed or
-abandoned renewal never touches the files a server is using."""
+abandoned renewal never touches the files a server is using.
+
+Links: the root (``store_dir``) is what the user configured, so it may be a
+symbolic link to the folder they chose. Nothing below it may be one: a
+certificate folder, ``pending/``, ``archive/``, ``.locks/`` or any file in
+them that is a link is refused with an error naming it, never read, written
+or copied through (a link would let whoever can write the store redirect a
+0600 key, or a lock file, anywhere the run may write). Files are opened with
+O_NOFOLLOW and folders checked with lstat.
+
+``order.json`` and ``proofs.json`` are checked for their structure when they
+are read: a damaged or hostile file fails with its path and what is wrong,
+not deep inside a provider."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -15,10 +27,11 @@ import contextlib
 import datetime
 import errno
 import hashlib
+import ipaddress
 import json
 import os
 import re
-import shutil
+import stat
 import threading
 import time
 
@@ -27,8 +40,8 @@ from ansible_collections.certflow.ssl.plugins.module_utils._common import (
     atomic_write,
     ensure_dir,
     flock_with_deadline,
-    read_text,
 )
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import STATUSES
 
 KEY_MODE = 0o600
 FILE_MODE = 0o644
@@ -38,7 +51,7 @@ FILES = ('privkey', 'cert', 'chain', 'fullchain')
 LOCK_DIR = '.locks'
 PROOFS_FILE = 'proofs.json'
 TEMP_PREFIX = '.tmp-'      # _common.atomic_write's temporary files
-_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
+_NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]{0,127}')
 _THREAD_LOCKS = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
 
@@ -48,7 +61,7 @@ def default_store_dir():
 
 
 def check_name(name):
-    if not isinstance(name, str) or not _NAME_RE.match(name) or '..' in name:
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or '..' in name:
         raise CertflowError(
             'invalid certificate name %r: use 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit' % (name,))
     return name
@@ -63,6 +76,103 @@ def name_for_domain(domain):
 
 def _utcnow():
     return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+# An order id becomes a URL to call (ACME) or a file name (the local CA) or an
+# API parameter (Alibaba Cloud): a CA's http(s) URL or a plain token, nothing else.
+_ORDER_ID_RE = re.compile(r'https?://[\x21-\x7e]{1,2000}|[A-Za-z0-9][A-Za-z0-9._-]{0,127}')
+# Identifiers are stored normalised (A-labels, lowercase; see _crypto.normalize_domain).
+_DNS_IDENTIFIER_RE = re.compile(r'(?:\*\.)?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*')
+_TEXT = (str, type(None))
+# order.json field -> the JSON types it may have (missing fields are fine: older files, provider differences)
+_ORDER_FIELDS = {
+    'provider': (str,), 'name': (str,), 'validation': _TEXT, 'csr': _TEXT, 'error': _TEXT, 'serial': _TEXT,
+    'own_key': (bool,), 'created_at': _TEXT, 'updated_at': _TEXT, 'provider_data': (dict, type(None)),
+}
+_CHALLENGE_TEXT = ('domain', 'type', 'record_name', 'record_type', 'record_value', 'file_path', 'file_content', 'url',
+                   'status', 'error')
+_JSON_TYPES = {str: 'a string', bool: 'true/false', int: 'a number', float: 'a number', list: 'a list',
+               dict: 'an object', type(None): 'null'}
+
+
+def _kind(value):
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _order_problem(order):
+    """What is wrong with the structure of a loaded order.json, or None."""
+    if not isinstance(order, dict):
+        return 'expected a JSON object, found %s' % _kind(order)
+    for field, types in sorted(_ORDER_FIELDS.items()):
+        if field in order and not isinstance(order[field], types):
+            return '%r must be %s, found %s' % (field, ' or '.join(_JSON_TYPES[t] for t in types), _kind(order[field]))
+    if order.get('status') not in STATUSES:
+        return "'status' must be one of %s, found %r" % (', '.join(STATUSES), order.get('status'))
+    order_id = order.get('order_id')
+    if order_id is not None and not (isinstance(order_id, str) and _ORDER_ID_RE.fullmatch(order_id)):
+        return "'order_id' %r is neither a CA's http(s) URL nor a plain id (letters, digits, '.', '_', '-')" % (order_id,)
+    identifiers = order.get('identifiers', [])
+    if not isinstance(identifiers, list):
+        return "'identifiers' must be a list, found %s" % _kind(identifiers)
+    for index, identifier in enumerate(identifiers):
+        problem = _identifier_problem(identifier)
+        if problem:
+            return "'identifiers'[%d] %s" % (index, problem)
+    if not isinstance(order.get('domains_unicode', []), list) or \
+            not all(isinstance(name, str) for name in order.get('domains_unicode', [])):
+        return "'domains_unicode' must be a list of strings"
+    challenges = order.get('challenges', [])
+    if not isinstance(challenges, list):
+        return "'challenges' must be a list, found %s" % _kind(challenges)
+    for index, challenge in enumerate(challenges):
+        if not isinstance(challenge, dict):
+            return "'challenges'[%d] must be an object, found %s" % (index, _kind(challenge))
+        for field in _CHALLENGE_TEXT:
+            if not isinstance(challenge.get(field), _TEXT):
+                return "'challenges'[%d].%s must be a string or null, found %s" % (index, field, _kind(challenge[field]))
+        if not isinstance(challenge.get('provider_data'), (dict, type(None))):
+            return "'challenges'[%d].provider_data must be an object, found %s" % (index, _kind(challenge['provider_data']))
+    return None
+
+
+def _identifier_problem(identifier):
+    if not isinstance(identifier, dict):
+        return 'must be an object {type, value}, found %s' % _kind(identifier)
+    kind, value = identifier.get('type'), identifier.get('value')
+    if not isinstance(value, str):
+        return "value must be a string, found %s" % _kind(value)
+    if kind == 'dns':
+        if len(value) > 253 or not _DNS_IDENTIFIER_RE.fullmatch(value):
+            return 'is not a normalised domain name: %r' % (value,)
+    elif kind == 'ip':
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            return 'is not an IP address: %r' % (value,)
+        if '%' in value:
+            return 'is not an IP address without zone: %r' % (value,)
+    else:
+        return "type must be 'dns' or 'ip', found %r" % (kind,)
+    return None
+
+
+def _proofs_problem(proofs):
+    if not isinstance(proofs, list):
+        return 'expected a JSON list, found %s' % _kind(proofs)
+    for index, proof in enumerate(proofs):
+        if not isinstance(proof, dict):
+            return 'entry %d must be an object, found %s' % (index, _kind(proof))
+        if proof.get('type') not in ('dns', 'file'):
+            return "entry %d: 'type' must be 'dns' or 'file', found %r" % (index, proof.get('type'))
+        for field, value in sorted(proof.items()):
+            if not isinstance(value, str):
+                return 'entry %d: %r must be a string, found %s' % (index, field, _kind(value))
+    return None
+
+
+def _link_error(path, root):
+    return CertflowError('%s is a symbolic link; the certificate store does not follow links below its root (%s): '
+                         'replace it with a real file or folder, or remove it' % (path, root))
 
 
 class Store:
@@ -88,15 +198,21 @@ class Store:
         return os.path.join(self.cert_dir(name), 'order.json')
 
     def names(self):
-        """Names of every certificate folder in the store."""
+        """Names of every certificate folder in the store. A link in the
+        place of a folder is listed too, so that reading it fails with its name
+        instead of the certificate silently missing from a report."""
         if not os.path.isdir(self.root):
             return []
         found = []
         for entry in sorted(os.listdir(self.root)):
-            if _NAME_RE.match(entry) and os.path.isdir(os.path.join(self.root, entry)):
-                if os.path.exists(os.path.join(self.root, entry, 'order.json')) or \
-                        os.path.exists(os.path.join(self.root, entry, 'cert.pem')):
-                    found.append(entry)
+            if not _NAME_RE.fullmatch(entry) or '..' in entry:
+                continue
+            folder = os.path.join(self.root, entry)
+            if os.path.islink(folder):
+                found.append(entry)
+            elif os.path.isdir(folder) and (os.path.lexists(os.path.join(folder, 'order.json'))
+                                            or os.path.lexists(os.path.join(folder, 'cert.pem'))):
+                found.append(entry)
         return found
 
     def name_of_order(self, order_id):
@@ -110,23 +226,97 @@ class Store:
     def account_dir(self, key):
         """A private folder for a CA account (keyed by e.g. the ACME directory URL)."""
         digest = hashlib.sha256(key.encode('utf-8')).hexdigest()[:16]
-        ensure_dir(self.root, DIR_MODE)
-        ensure_dir(os.path.join(self.root, '_accounts'), DIR_MODE)
-        return ensure_dir(os.path.join(self.root, '_accounts', digest), DIR_MODE)
+        return self._ensure_dir(os.path.join(self.root, '_accounts', digest))
 
-    def private_dir(self, label):
-        """A private folder for a provider's own state (``_<label>``)."""
-        ensure_dir(self.root, DIR_MODE)
-        return ensure_dir(os.path.join(self.root, '_' + label), DIR_MODE)
+    # -- no links below the root ----------------------------------------
+    def _check_below_root(self, path):
+        """Refuse ``path`` when it, or a folder between the root and it, is
+        a symbolic link (or a folder on the way is something else). Returns
+        whether ``path`` exists."""
+        relative = os.path.relpath(path, self.root)
+        if relative == os.curdir:
+            return os.path.isdir(self.root)
+        current = self.root
+        parts = relative.split(os.sep)
+        for index, part in enumerate(parts):
+            current = os.path.join(current, part)
+            try:
+                info = os.lstat(current)
+            except FileNotFoundError:
+                return False
+            except OSError as exc:
+                raise CertflowError('cannot look at %s: %s' % (current, exc.strerror or exc))
+            if stat.S_ISLNK(info.st_mode):
+                raise _link_error(current, self.root)
+            if index < len(parts) - 1 and not stat.S_ISDIR(info.st_mode):
+                raise CertflowError('%s in the certificate store is not a folder' % current)
+        return True
+
+    def _ensure_dir(self, path, mode=DIR_MODE):
+        """``path`` (below the root) as a real folder with ``mode``, created
+        if missing; a link in its place is refused, never followed."""
+        if os.path.exists(self.root) and not os.path.isdir(self.root):
+            raise CertflowError('the certificate store %s is not a folder' % self.root)
+        ensure_dir(self.root, mode)
+        current = self.root
+        for part in os.path.relpath(path, self.root).split(os.sep):
+            if part == os.curdir:
+                break
+            current = os.path.join(current, part)
+            try:
+                os.mkdir(current, mode)
+            except FileExistsError:
+                pass
+            try:
+                fd = os.open(current, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            except OSError as exc:
+                # Linux answers ENOTDIR rather than ELOOP for a link opened with O_DIRECTORY | O_NOFOLLOW
+                if exc.errno == errno.ELOOP or os.path.islink(current):
+                    raise _link_error(current, self.root)
+                if exc.errno == errno.ENOTDIR:
+                    raise CertflowError('%s in the certificate store is not a folder' % current)
+                raise CertflowError('cannot open folder %s: %s' % (current, exc.strerror or exc))
+            try:
+                if stat.S_IMODE(os.fstat(fd).st_mode) != mode:
+                    os.fchmod(fd, mode)
+            finally:
+                os.close(fd)
+        return path
+
+    def _write(self, path, data, mode, sync_dir=True):
+        """Atomic write of a file below the root (its folder must exist): the
+        rename would replace a link rather than write through it, but a link
+        there means someone tampered with the store, so it is refused."""
+        self._check_below_root(path)
+        atomic_write(path, data, mode, sync_dir=sync_dir)
+
+    def _unlink(self, path):
+        """Remove a file below the root if it is there (a link is refused, not removed)."""
+        if self._check_below_root(path):
+            os.unlink(path)
 
     # -- reading --------------------------------------------------------
     def _read(self, path):
+        """Text of a file below the root, or None when it is missing."""
+        if not self._check_below_root(os.path.dirname(path)):
+            return None
         try:
-            return read_text(path)
-        except IOError as exc:
+            # O_NONBLOCK: a FIFO put in a file's place must not hang the run.
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as exc:
             if exc.errno == errno.ENOENT:
                 return None
-            raise CertflowError('cannot read %s: %s' % (path, exc))
+            if exc.errno == errno.ELOOP:
+                raise _link_error(path, self.root)
+            raise CertflowError('cannot read %s: %s' % (path, exc.strerror or exc))
+        with os.fdopen(fd, 'rb') as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise CertflowError('%s in the certificate store is not a regular file' % path)
+            data = handle.read()
+        try:
+            return data.decode('utf-8')
+        except UnicodeDecodeError as exc:
+            raise CertflowError('%s is not text (%s)' % (path, exc))
 
     def read(self, name, kind):
         return self._read(self.path(name, kind))
@@ -134,37 +324,42 @@ class Store:
     def read_pending_key(self, name):
         return self._read(self._pending_key_path(name))
 
-    def load_order(self, name):
-        text = self._read(self._order_path(name))
+    def _load_json(self, path, what, problem_of):
+        text = self._read(path)
         if text is None:
             return None
         try:
-            return json.loads(text)
+            data = json.loads(text)
         except ValueError as exc:
-            raise CertflowError('order file %s is corrupt (%s); remove it to start a new order' % (self._order_path(name), exc))
+            problem = 'not JSON (%s)' % exc
+        else:
+            problem = problem_of(data)
+        if problem:
+            raise CertflowError('%s %s is corrupt: %s. Remove it %s' % (what, path, problem, _REMOVE_HINT[what]))
+        return data
+
+    def load_order(self, name):
+        """The order of certificate ``name`` (None if there is none), its structure checked."""
+        return self._load_json(self._order_path(name), 'order file', _order_problem)
 
     # -- writing --------------------------------------------------------
     def _ensure_cert_dir(self, name):
-        ensure_dir(self.root, DIR_MODE)
-        return ensure_dir(self.cert_dir(name), DIR_MODE)
+        return self._ensure_dir(self.cert_dir(name))
 
     def save_order(self, name, order):
         self._ensure_cert_dir(name)
         order = dict(order)
         order['updated_at'] = _utcnow()
         order.setdefault('created_at', order['updated_at'])
-        atomic_write(self._order_path(name), json.dumps(order, indent=2, sort_keys=True) + '\n', FILE_MODE)
+        self._write(self._order_path(name), json.dumps(order, indent=2, sort_keys=True) + '\n', FILE_MODE)
         return order
 
     def load_proofs(self, name):
         """What validation put in place for ``name`` and has not removed yet
-        (TXT records, challenge files), as saved by ``save_proofs``."""
-        text = self._read(os.path.join(self.cert_dir(name), PROOFS_FILE))
-        try:
-            proofs = json.loads(text) if text else []
-        except ValueError:
-            proofs = []
-        return proofs if isinstance(proofs, list) else []
+        (TXT records, challenge files), as saved by ``save_proofs``: a list
+        of objects of strings, checked for that shape (a damaged file fails
+        rather than the proofs it noted being forgotten)."""
+        return self._load_json(os.path.join(self.cert_dir(name), PROOFS_FILE), 'proofs file', _proofs_problem) or []
 
     def save_proofs(self, name, proofs):
         """Written before a proof is put in place, so a run that dies (or
@@ -172,26 +367,31 @@ class Store:
         path = os.path.join(self.cert_dir(name), PROOFS_FILE)
         if proofs:
             self._ensure_cert_dir(name)
-            atomic_write(path, json.dumps(proofs, indent=2, sort_keys=True) + '\n', FILE_MODE)
-        elif os.path.exists(path):
-            os.unlink(path)
+            self._write(path, json.dumps(proofs, indent=2, sort_keys=True) + '\n', FILE_MODE)
+        else:
+            self._unlink(path)
 
     def save_pending_key(self, name, key_pem):
-        self._ensure_cert_dir(name)
-        ensure_dir(os.path.dirname(self._pending_key_path(name)), DIR_MODE)
-        atomic_write(self._pending_key_path(name), key_pem, KEY_MODE)
+        self._ensure_dir(os.path.dirname(self._pending_key_path(name)))
+        self._write(self._pending_key_path(name), key_pem, KEY_MODE)
+
+    def _drop_pending_key(self, name):
+        """Remove the pending key and then ``pending/`` (a renewal leaves no empty folder)."""
+        pending = self._pending_key_path(name)
+        self._unlink(pending)
+        try:
+            os.rmdir(os.path.dirname(pending))
+        except OSError:
+            pass    # missing, or holds something that is not ours to remove
 
     def discard_pending_key(self, name):
         """Forget a pending key whose order never reached the CA; remove the
         certificate folder too when that leaves it empty."""
-        pending = self._pending_key_path(name)
-        if os.path.exists(pending):
-            os.unlink(pending)
-        for folder in (os.path.dirname(pending), self.cert_dir(name)):
-            try:
-                os.rmdir(folder)
-            except OSError:
-                break
+        self._drop_pending_key(name)
+        try:
+            os.rmdir(self.cert_dir(name))
+        except OSError:
+            pass
 
     def install(self, name, cert, chain, fullchain, key=None):
         """Make a newly issued certificate current: archive what is there,
@@ -201,39 +401,36 @@ class Store:
         self._archive_current(name)
         paths = self.paths(name)
         # One directory fsync, after the last rename, makes all four renames durable.
-        atomic_write(paths['chain'], chain, FILE_MODE, sync_dir=False)
-        atomic_write(paths['fullchain'], fullchain, FILE_MODE, sync_dir=False)
+        self._write(paths['chain'], chain, FILE_MODE, sync_dir=False)
+        self._write(paths['fullchain'], fullchain, FILE_MODE, sync_dir=False)
         if key is not None:
-            atomic_write(paths['privkey'], key, KEY_MODE, sync_dir=False)
-        atomic_write(paths['cert'], cert, FILE_MODE)
-        pending = self._pending_key_path(name)
-        if os.path.exists(pending):
-            os.unlink(pending)
+            self._write(paths['privkey'], key, KEY_MODE, sync_dir=False)
+        self._write(paths['cert'], cert, FILE_MODE)
+        self._drop_pending_key(name)
         return paths
 
     def _archive_current(self, name):
-        paths = self.paths(name)
-        if not os.path.exists(paths['cert']):
+        """Copy the current files into ``archive/<time>/``. Every file is read
+        (O_NOFOLLOW) before anything is written, so a link among them fails the
+        install before it has changed anything."""
+        current = dict((kind, self.read(name, kind)) for kind in FILES)
+        if current['cert'] is None:
             return None
+        archive_root = self._ensure_dir(os.path.join(self.cert_dir(name), 'archive'))
         stamp = time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())
-        archive_root = ensure_dir(os.path.join(self.cert_dir(name), 'archive'), DIR_MODE)
-        target = os.path.join(archive_root, stamp)
-        suffix = 1
-        while os.path.exists(target):
-            suffix += 1
-            target = os.path.join(archive_root, '%s-%d' % (stamp, suffix))
-        ensure_dir(target, DIR_MODE)
-        for kind, path in paths.items():
-            if os.path.exists(path):
-                shutil.copy2(path, os.path.join(target, os.path.basename(path)))
-                os.chmod(os.path.join(target, os.path.basename(path)), KEY_MODE if kind == 'privkey' else FILE_MODE)
+        target, suffix = os.path.join(archive_root, stamp), 1
+        while True:
+            try:
+                os.mkdir(target, DIR_MODE)      # a fresh folder: nothing in it can be a link
+                break
+            except FileExistsError:
+                suffix += 1
+                target = os.path.join(archive_root, '%s-%d' % (stamp, suffix))
+        for kind, text in current.items():
+            if text is not None:
+                atomic_write(os.path.join(target, '%s.pem' % kind), text, KEY_MODE if kind == 'privkey' else FILE_MODE,
+                             sync_dir=False)
         return target
-
-    def archives(self, name):
-        root = os.path.join(self.cert_dir(name), 'archive')
-        if not os.path.isdir(root):
-            return []
-        return [os.path.join(root, entry) for entry in sorted(os.listdir(root))]
 
     # -- locking --------------------------------------------------------
     def lock(self, name, timeout=300.0):
@@ -255,37 +452,46 @@ class Store:
         lock on top keeps two threads of one process apart too. Lock files
         live in ``.locks/`` so that a run that fails early leaves no
         certificate folder behind."""
-        ensure_dir(self.root, DIR_MODE)
-        lock_dir = ensure_dir(os.path.join(self.root, LOCK_DIR), DIR_MODE)
+        lock_dir = self._ensure_dir(os.path.join(self.root, LOCK_DIR))
         path = os.path.join(lock_dir, label + '.lock')
         with _THREAD_LOCKS_GUARD:
             thread_lock = _THREAD_LOCKS.setdefault(path, threading.Lock())
         if not thread_lock.acquire(timeout=timeout):
             raise CertflowError('certificate %s is locked by another task of this run' % name)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, KEY_MODE)
             try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, KEY_MODE)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise _link_error(path, self.root)
+                raise CertflowError('cannot open the lock file %s: %s' % (path, exc.strerror or exc))
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise CertflowError('lock file %s is not a regular file' % path)
                 flock_with_deadline(fd, timeout, '%s is locked by another run for more than %ss' % (name, timeout))
                 if sweep:
-                    _remove_temp_files(sweep)
+                    self._remove_temp_files(sweep)
                 yield
             finally:
                 os.close(fd)
         finally:
             thread_lock.release()
 
+    def _remove_temp_files(self, folder):
+        """Remove the temporary files of atomic writes (``.tmp-*``) that a killed
+        run left in a certificate folder: partial copies of keys and certificates."""
+        for directory in (folder, os.path.join(folder, 'pending')):
+            if not self._check_below_root(directory):
+                continue
+            for entry in os.listdir(directory):
+                if entry.startswith(TEMP_PREFIX):
+                    try:
+                        os.unlink(os.path.join(directory, entry))
+                    except OSError:
+                        pass
 
-def _remove_temp_files(folder):
-    """Remove the temporary files of atomic writes (``.tmp-*``) that a killed
-    run left in a certificate folder: partial copies of keys and certificates."""
-    for directory in (folder, os.path.join(folder, 'pending')):
-        try:
-            entries = os.listdir(directory)
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.startswith(TEMP_PREFIX):
-                try:
-                    os.unlink(os.path.join(directory, entry))
-                except OSError:
-                    pass
+
+_REMOVE_HINT = {
+    'order file': 'to forget the order (cert_request then makes a new one)',
+    'proofs file': 'once the TXT records and challenge files it lists are gone',
+}

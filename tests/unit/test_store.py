@@ -11,6 +11,7 @@ import pytest
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 from ansible_collections.certflow.ssl.plugins.module_utils._store import Store, check_name, name_for_domain
+from tests.lib.store_files import archives
 
 
 def mode(path):
@@ -34,17 +35,17 @@ def test_install_modes_and_archive(tmp_path):
     assert mode(store.path('www', 'privkey')) == 0o600
     assert mode(store.path('www', 'cert')) == 0o644
     assert not os.path.exists(os.path.join(store.cert_dir('www'), 'pending', 'privkey.pem'))
-    assert store.archives('www') == []
+    assert archives(store.root, 'www') == []
 
     store.install('www', cert='CERT2', chain='CHAIN2', fullchain='FULL2', key='KEY2')
     assert store.read('www', 'cert') == 'CERT2' and store.read('www', 'privkey') == 'KEY2'
-    archived = store.archives('www')
+    archived = archives(store.root, 'www')
     assert len(archived) == 1
     with open(os.path.join(archived[0], 'cert.pem')) as handle:
         assert handle.read() == 'CERT1'
     assert mode(os.path.join(archived[0], 'privkey.pem')) == 0o600
     store.install('www', cert='CERT3', chain='C', fullchain='F', key='K')
-    assert len(store.archives('www')) == 2
+    assert len(archives(store.root, 'www')) == 2
 
 
 def test_pending_key_does_not_touch_current_key(tmp_path):

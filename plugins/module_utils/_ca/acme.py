@@ -60,7 +60,7 @@ DEFAULT_ACCOUNT_KEY_TYPE = 'ec256'
 CHALLENGE_TYPES = {'dns': 'dns-01', 'http': 'http-01'}
 ORDER_STATUSES = {'pending': 'pending_validation', 'ready': 'processing', 'processing': 'processing',
                   'valid': 'issued', 'invalid': 'failed'}
-_TOKEN_RE = re.compile(r'^[A-Za-z0-9_-]+$')
+_TOKEN_RE = re.compile(r'\A[A-Za-z0-9_-]+\Z')
 
 
 # ----------------------------------------------------------------- wire helpers

@@ -41,7 +41,7 @@ QUERY_TIMEOUT = 2.0     # one query to one server; authoritative servers answer 
 RESOLVER_LIFETIME = 10.0
 MAX_CNAME_HOPS = 8
 
-_HOSTNAME = re.compile(r'^(?=.{1,253}\.?$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$')
+_HOSTNAME = re.compile(r'(?=.{1,253}\.?\Z)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?')
 
 
 # ---------------------------------------------------------------- nameservers
@@ -62,7 +62,7 @@ def _ip_literal(text):
 
 
 def _parse_port(entry, text):
-    if not re.match(r'^[0-9]{1,5}$', text or '') or not 0 < int(text) < 65536:
+    if not re.fullmatch(r'[0-9]{1,5}', text or '') or not 0 < int(text) < 65536:
         raise CertflowError('nameserver %r: port %r is not a number between 1 and 65535' % (entry, text))
     return int(text)
 
@@ -72,7 +72,7 @@ def _split_host_port(entry):
     if not text:
         raise CertflowError('nameserver entry is empty')
     if text.startswith('['):
-        match = re.match(r'^\[([^\]]+)\](?::(.*))?$', text)
+        match = re.fullmatch(r'\[([^\]]+)\](?::(.*))?', text)
         if not match or ':' not in match.group(1):
             raise CertflowError('nameserver %r: expected [IPv6 address]:port' % entry)
         port = _parse_port(entry, match.group(2)) if match.group(2) is not None else DEFAULT_PORT
@@ -126,7 +126,7 @@ def parse_nameservers(entries):
             addresses = [literal]
         elif ':' in host:
             raise CertflowError('nameserver %r: %r is not a valid IPv6 address' % (entry, host))
-        elif _HOSTNAME.match(host):
+        elif _HOSTNAME.fullmatch(host):
             addresses = _system_addresses(host, 'nameserver')
         else:
             raise CertflowError('nameserver %r: %r is neither an IP address nor a host name' % (entry, host))
