@@ -6,9 +6,8 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import os
 
-from ansible_collections.certflow.ssl.plugins.module_utils._common import read_file
+from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, read_file
 from ansible_collections.certflow.ssl.plugins.module_utils import _inspect
 from ansible_collections.certflow.ssl.plugins.module_utils._run import Run
 
@@ -43,15 +42,20 @@ def info(params):
                                                          ca_bundle=params.get('ca_bundle'))
             result.update(chain_valid=trusted, chain_problem=problem, protocol=protocol, pem=pem)
         else:
-            certificates = []
+            certificates, unreadable = [], []
             for name in run.store.names():
-                if not os.path.exists(run.store.path(name, 'cert')):
-                    continue        # an order without a certificate yet
-                lookup = None
-                if params['check_revocation'] == 'crl':
-                    lookup = _revocation_lookup(run, (run.store.load_order(name) or {}).get('provider'))
-                certificates.append(_inspect.from_store(run.store, name, roots_pem=roots, revocation_lookup=lookup, **common))
-            return {'changed': False, 'certificates': certificates, 'store_dir': run.store.root}
+                # One damaged entry must not hide the others from the report: it is named, with why.
+                try:
+                    if run.store.read(name, 'cert') is None:
+                        continue        # an order without a certificate yet
+                    lookup = None
+                    if params['check_revocation'] == 'crl':
+                        lookup = _revocation_lookup(run, (run.store.load_order(name) or {}).get('provider'))
+                    certificates.append(_inspect.from_store(run.store, name, roots_pem=roots, revocation_lookup=lookup, **common))
+                except CertflowError as exc:
+                    run.warn('%s left out of the report: %s' % (name, exc.msg))
+                    unreadable.append({'name': name, 'error': exc.msg})
+            return {'changed': False, 'certificates': certificates, 'unreadable': unreadable, 'store_dir': run.store.root}
         result['changed'] = False
         return result
     finally:

@@ -178,6 +178,20 @@ certificates:
   returned: when only O(store_dir) is given
   type: list
   elements: dict
+unreadable:
+  description:
+    - Store entries left out of RV(certificates) because they could not be read (a link, a damaged C(order.json)), with why.
+    - Each is also a module warning; the other certificates are still reported.
+  returned: when only O(store_dir) is given
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The certificate's name in the store.
+      type: str
+    error:
+      description: What is wrong, naming the file.
+      type: str
 '''
 
 from ansible_collections.certflow.ssl.plugins.module_utils._module import CertflowModule, provider_argument_spec

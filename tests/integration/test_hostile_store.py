@@ -204,7 +204,6 @@ def test_hostile_order_file_is_named(local, store_dir, reliability, case_id, con
 MODULE_CASES = [
     ('cert_request', 'cert_request', {'name': 'www', 'domains': ['www.' + ZONE], 'validation': 'none'}),
     ('cert_info name', 'cert_info', {'name': 'www'}),
-    ('cert_info whole store', 'cert_info', {}),
     ('cert_revoke', 'cert_revoke', {'name': 'www', 'confirm': True}),
     ('cert_validate order_id', 'cert_validate', {'order_id': GOOD_ORDER['order_id']}),
 ]
@@ -225,6 +224,24 @@ def test_hostile_order_file_is_named_by_every_module(local, store_dir, reliabili
     with open(path) as handle:
         assert handle.read() == content
     assert sorted(os.listdir(os.path.dirname(path))) == before
+
+
+def test_whole_store_report_names_a_damaged_entry_and_reports_the_others(local, store_dir, reliability):
+    issue(local, 'www')
+    issue(local, 'api')
+    path = os.path.join(store_dir, 'www', 'order.json')
+    with open(path, 'w') as handle:
+        handle.write(json.dumps([GOOD_ORDER]))
+    report = run(local, 'cert_info', {}).assert_ok().task('Info')['result']
+    assert not report.get('failed'), report
+    assert [entry['name'] for entry in report['certificates']] == ['api']
+    (unreadable,) = report['unreadable']
+    assert unreadable['name'] == 'www'
+    assert path in unreadable['error'] and 'expected a JSON object, found a list' in unreadable['error']
+    assert any(warning.startswith('www left out of the report: ') for warning in report['warnings']), report.get('warnings')
+    reliability.record(AREA, 'order-a-list (cert_info whole store)', 'cert_info of the whole store (www and api) with www/order.json a JSON list',
+                       'the others reported; the damaged entry named with its file, as a warning and in unreadable',
+                       'api reported; www in unreadable and warned about', message=unreadable['error'])
 
 
 def test_hostile_proofs_file_is_named(local, store_dir, reliability):
