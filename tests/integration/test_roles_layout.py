@@ -45,6 +45,11 @@ def test_a_sites_dir_of_your_own_is_not_linked_from_etc(setup):
 def test_an_enabled_dir_set_as_well_gets_the_links(setup):
     enabled = os.path.join(setup.workdir, 'enabled')
     os.makedirs(enabled)
-    setup.run(role_changes={'sites_enabled_dir': enabled}).assert_ok()
-    link = os.path.join(enabled, 'certflow-www.conf')
-    assert os.path.islink(link) and os.readlink(link) == os.path.join(setup.sites_dir, 'certflow-www.conf')
+    try:
+        setup.run(role_changes={'sites_enabled_dir': enabled}).assert_ok()
+        link = os.path.join(enabled, 'certflow-www.conf')
+        assert os.path.islink(link) and os.readlink(link) == os.path.join(setup.sites_dir, 'certflow-www.conf')
+        assert _system_links(setup) == []
+    finally:
+        for path in _system_links(setup):
+            os.unlink(path)
