@@ -6,6 +6,7 @@ checked with real TLS handshakes: first deployment, replacement with backup, ref
 does not match or a chain that does not verify, rollback when the endpoint keeps the old certificate
 or the server rejects its configuration, and the PFX bundle."""
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -106,16 +107,23 @@ class Bench(ServerPair):
         eventually(check)
 
 
-@pytest.fixture(scope='module')
-def bench():
-    workdir = server_pair_workdir('certflow-deploy-')
-    bench = Bench(workdir)
+@contextlib.contextmanager
+def running(bench_class, prefix):
+    """A started bench_class (Bench or a subclass) in a fresh work directory; stopped and removed afterwards."""
+    workdir = server_pair_workdir(prefix)
+    bench = bench_class(workdir)
     try:
         bench.start()
         yield bench
     finally:
         bench.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope='module')
+def bench():
+    with running(Bench, 'certflow-deploy-') as started:
+        yield started
 
 
 # --------------------------------------------------------------------------- tests (in order: each builds on the last)

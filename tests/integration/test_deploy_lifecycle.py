@@ -5,13 +5,12 @@ deployment is quiet and checked on its endpoints (a server that never includes t
 a renewal leaves no copies behind once the new certificate is served, and keeps them when it is not."""
 
 import os
-import shutil
 
 import pytest
 
-from tests.integration.test_deploy import HOSTS, INVENTORY, Bench, hex_serial, put_in_store
+from tests.integration.test_deploy import HOSTS, INVENTORY, Bench, hex_serial, put_in_store, running
 from tests.lib.playbook import run_playbook
-from tests.lib.webservers import serial_of, server_pair_workdir
+from tests.lib.webservers import serial_of
 
 SITE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'playbooks', 'site.yml')
 ENDPOINT_CHECK = 'Ask each endpoint for its certificate (TLS with SNI)'
@@ -27,14 +26,8 @@ class SiteBench(Bench):
 
 @pytest.fixture
 def bench():
-    workdir = server_pair_workdir('certflow-lifecycle-')
-    bench = SiteBench(workdir)
-    try:
-        bench.start()
-        yield bench
-    finally:
-        bench.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    with running(SiteBench, 'certflow-lifecycle-') as started:
+        yield started
 
 
 def test_first_deployment_to_a_server_that_never_includes_the_sites_fails(bench, reliability):

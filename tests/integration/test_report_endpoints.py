@@ -6,28 +6,20 @@ store's certificate; after a renewal in the store that was not deployed, the rep
 
 import json
 import os
-import shutil
 
 import pytest
 
-from tests.integration.test_deploy import INVENTORY, put_in_store
+from tests.integration.test_deploy import INVENTORY, put_in_store, running
 from tests.integration.test_deploy_lifecycle import SiteBench
 from tests.lib.playbook import run_playbook
-from tests.lib.webservers import server_pair_workdir
 
 REPORT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'playbooks', 'report.yml')
 
 
 @pytest.fixture
 def bench():
-    workdir = server_pair_workdir('certflow-report-')
-    bench = SiteBench(workdir)
-    try:
-        bench.start()
-        yield bench
-    finally:
-        bench.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    with running(SiteBench, 'certflow-report-') as started:
+        yield started
 
 
 def report(bench):
