@@ -227,7 +227,7 @@ def _digest(path):
         return hashlib.sha256(handle.read()).hexdigest()
 
 
-def test_renew_when_due_serves_the_new_certificates_and_keeps_the_old_files(site):
+def test_renew_when_due_serves_the_new_certificates_and_removes_the_old_files(site):
     old = {name: site.store_serial(name) for name in ('shop', 'api')}
     result = site.run('renew.yml', diff=True, certflow_renew_before_days=100000).assert_ok()
     renewed = result.task('Publish the names that got a new certificate in this run')['result']['ansible_facts']
@@ -238,7 +238,9 @@ def test_renew_when_due_serves_the_new_certificates_and_keeps_the_old_files(site
     for server, certificates in SERVED.items():
         for name in certificates:
             assert serial_of(site.deployed(server, name)) == site.store_serial(name)
-            assert serial_of(site.deployed(server, name) + '.certflow-previous') == old[name]
+            # served and checked: the copies of the old files (and the old private key) are gone
+            assert not os.path.exists(site.deployed(server, name, 'privkey') + '.certflow-previous')
+            assert not os.path.exists(site.deployed(server, name) + '.certflow-previous')
     checked = result.task_items('Ask each endpoint for its certificate (TLS with SNI)')
     assert len(checked) == 3 and all(not item['result'].get('failed') for item in checked)
     # --diff shows the certificate files change on the hosts, never a private key.

@@ -1,0 +1,105 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The web_site_problems and web_path_problems filters: what the nginx and apache roles refuse to paste
+into a web server configuration, and what they accept."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.certflow.ssl.plugins.filter import web_config
+
+VALID = {'name': 'www', 'state': 'present', 'server_names': ['www.example.com', '*.example.com', 'xn--fiqs8s.example', '192.0.2.1'],
+         'certificate': '/etc/ssl/certflow/www/fullchain.pem', 'private_key': '/etc/ssl/certflow/www/privkey.pem', 'chain': '',
+         'root': '/var/www/html', 'proxy_pass': '', 'listen_addresses': ['127.0.0.1', '[::1]', '*'], 'https_port': 443,
+         'http_port': '80', 'challenge_root': '/var/www/certflow-challenges'}
+
+
+def problems(**changes):
+    return web_config.web_site_problems(dict(VALID, **changes), 'certflow_nginx_sites')
+
+
+def test_a_valid_site_has_no_problems():
+    assert problems() == []
+    assert problems(root='', proxy_pass='http://127.0.0.1:8080') == []
+    assert problems(root='', proxy_pass='https://[2001:db8::1]:8443/app/') == []
+    assert problems(root='', proxy_pass='http://backend.internal/') == []
+
+
+@pytest.mark.parametrize('key,value', [
+    ('server_names', ['ok.example.com; location /leak/ { alias /etc/; autoindex on; } #']),
+    ('server_names', ['ok.example.com\n']),
+    ('server_names', ['a b']),
+    ('server_names', ['a.example.com#']),
+    ('server_names', ['bücher.example']),
+    ('server_names', ['-bad.example.com']),
+    ('proxy_pass', 'http://127.0.0.1:8080;'),
+    ('proxy_pass', 'http://127.0.0.1:8080\n'),
+    ('proxy_pass', 'http://127.0.0.1:99999'),
+    ('proxy_pass', 'http://[::zz]/'),
+    ('proxy_pass', 'http://h/?q=1'),
+    ('proxy_pass', 'gopher://h/'),
+    ('listen_addresses', ['localhost']),
+    ('listen_addresses', ['::1']),
+    ('listen_addresses', ['127.0.0.1\n']),
+    ('listen_addresses', ['127.0.0.1:443']),
+    ('certificate', 'relative.pem'),
+    ('private_key', '/etc/k.pem\n'),
+    ('root', '/var/www;'),
+    ('chain', '/etc/"chain.pem'),
+    ('challenge_root', "/var/www/c'"),
+    ('root', '/var/www/$host'),
+    ('https_port', 0),
+    ('http_port', '80; x'),
+    ('name', 'www\n'),
+    ('name', '../www'),
+])
+def test_hostile_values_are_named_in_the_problem(key, value):
+    found = problems(**{key: value})
+    assert len(found) == 1, found
+    assert found[0].startswith('certflow_nginx_sites[')
+    assert '.%s: ' % key in found[0]
+
+
+def test_a_newline_is_shown_escaped():
+    found = problems(root='/var/www\nautoindex on')
+    assert '"/var/www\\nautoindex on"' in found[0]
+
+
+def test_an_absent_site_needs_only_a_name():
+    assert web_config.web_site_problems({'name': 'old', 'state': 'absent', 'server_names': ['x;']}, 'certflow_apache_sites') == []
+
+
+def test_role_wide_paths():
+    assert web_config.web_path_problems({'certflow_nginx_sites_dir': '/etc/nginx/conf.d'}) == []
+    found = web_config.web_path_problems({'certflow_nginx_sites_dir': '/tmp/x\n', 'certflow_nginx_sites_enabled_dir': ''})
+    assert len(found) == 2
+    assert found[0].startswith('certflow_nginx_sites_dir: "/tmp/x\\n"')
+    assert found[1] == 'certflow_nginx_sites_enabled_dir: a folder is required'
+
+
+def test_wrong_input_types_fail_the_template():
+    with pytest.raises(AnsibleFilterError):
+        web_config.web_site_problems('www', 'certflow_nginx_sites')
+    with pytest.raises(AnsibleFilterError):
+        web_config.web_path_problems(['/x'])
+
+
+@pytest.mark.parametrize('filter_name', ['web_site_problems', 'web_path_problems'])
+def test_doc_file_and_ansible_doc(filter_name):
+    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'plugins', 'filter')
+    with open(os.path.join(folder, filter_name + '.yml')) as handle:
+        doc = yaml.safe_load(handle)
+    assert set(doc) == {'DOCUMENTATION', 'EXAMPLES', 'RETURN'}
+    assert doc['DOCUMENTATION']['name'] == filter_name
+    assert all(isinstance(line, str) for line in doc['DOCUMENTATION']['description'])
+    assert 'certflow.ssl.%s' % filter_name in doc['EXAMPLES']
+    yaml.safe_load(doc['EXAMPLES'])
+    ansible_doc = os.path.join(os.path.dirname(sys.executable), 'ansible-doc')
+    result = subprocess.run([ansible_doc, '-t', 'filter', 'certflow.ssl.' + filter_name], capture_output=True, text=True,
+                            timeout=120, env=dict(os.environ, ANSIBLE_NOCOLOR='1'), check=False)
+    assert result.returncode == 0 and 'ERROR' not in result.stderr, result.stderr
