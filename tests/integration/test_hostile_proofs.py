@@ -189,7 +189,7 @@ def test_existing_file_at_acme_challenge_path_is_neither_overwritten_nor_removed
 # ------------------------------------------------------------------ item 4: a hostile proofs.json
 
 def test_hostile_proofs_json_touches_nothing_that_is_not_ours(acme_defaults, services, store_dir, rfc2136, site_files,
-                                                            tmp_path, reliability):
+                                                             tmp_path, reliability):
     domain = unique('notes')
     module(acme_defaults, 'cert_request', {'name': 'notes', 'domains': [domain], 'validation': 'http'}).assert_ok()
     webroot = services.web.webroot
@@ -249,7 +249,7 @@ def test_hostile_proofs_json_touches_nothing_that_is_not_ours(acme_defaults, ser
 
 @pytest.mark.parametrize('with_dns_settings', [True, False], ids=['dns-settings', 'no-dns-settings'])
 def test_txt_record_of_an_earlier_run_removed_by_the_finishing_email_run(aliyun_emulator, aliyun_defaults, services, rfc2136,
-                                                                        reliability, with_dns_settings):
+                                                                         reliability, with_dns_settings):
     domain = unique('ovdns')
     record = '_dnsauth.' + domain
     requested = module(aliyun_defaults, 'cert_request', {

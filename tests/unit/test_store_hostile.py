@@ -120,7 +120,7 @@ def test_install_refuses_a_linked_current_file_and_copies_nothing(tmp_path, kind
     assert store.path('www', kind) in caught.value.msg
     assert open(secret).read() == 'SECRET KEY\n' and mode(secret) == 0o600
     assert not os.path.exists(os.path.join(store.cert_dir('www'), 'archive')) or \
-        all(not files for _, _, files in os.walk(os.path.join(store.cert_dir('www'), 'archive')))
+        all(not files for _folder, _dirs, files in os.walk(os.path.join(store.cert_dir('www'), 'archive')))
     if kind != 'cert':
         assert store.read('www', 'cert') == 'CERT1'
 
