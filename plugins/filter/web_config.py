@@ -28,6 +28,10 @@ _PROXY = re.compile(r'https?://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(?
 
 # The site name becomes part of a file name.
 _SITE_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]*')
+# A file name prefix: no folder part.
+_FILE_PREFIX = re.compile(r'(?:[A-Za-z0-9_-][A-Za-z0-9_.-]*)?')
+# One word of a directive (a cache spec, a duration, a curve, a resolver address): nothing the server reads as syntax.
+_SETTING_WORD = re.compile(r'[A-Za-z0-9_.:\[\]/()=+%@,-]+')
 
 SITE_PATH_KEYS = ('certificate', 'private_key', 'chain', 'root', 'challenge_root')
 
@@ -149,9 +153,28 @@ def web_path_problems(paths):
     return [problem for problem in problems if problem]
 
 
+def web_setting_problems(settings):
+    """Problems of role-wide settings ({variable name: value}) rendered into the configuration or into file names:
+    a ``*_file_prefix`` is a plain file name prefix, every other value (or each element of a list) one word."""
+    if not isinstance(settings, dict):
+        raise AnsibleFilterError('web_setting_problems expects a dict of variable names and values, got %s' % type(settings).__name__)
+    problems = []
+    for name, value in sorted(settings.items()):
+        if name.endswith('file_prefix'):
+            if not isinstance(value, str) or not _FILE_PREFIX.fullmatch(value):
+                problems.append("%s: %s is not a file name prefix (letters, digits, '.', '_', '-'; no folder part)" % (name, _shown(value)))
+            continue
+        for word in value if isinstance(value, list) else [value]:
+            if isinstance(word, bool) or not isinstance(word, (str, int)) or not _SETTING_WORD.fullmatch(str(word)):
+                problems.append('%s: %s is not one word of a directive (letters, digits and . _ : [ ] / ( ) = + %% @ , -;'
+                                ' no white space, quotes, ;, #, braces or $)' % (name, _shown(word)))
+    return problems
+
+
 class FilterModule(object):
     def filters(self):
         return {
             'web_site_problems': web_site_problems,
             'web_path_problems': web_path_problems,
+            'web_setting_problems': web_setting_problems,
         }

@@ -189,7 +189,7 @@ def test_existing_file_at_acme_challenge_path_is_neither_overwritten_nor_removed
 # ------------------------------------------------------------------ item 4: a hostile proofs.json
 
 def test_hostile_proofs_json_touches_nothing_that_is_not_ours(acme_defaults, services, store_dir, rfc2136, site_files,
-                                                             tmp_path, reliability):
+                                                              tmp_path, reliability):
     domain = unique('notes')
     module(acme_defaults, 'cert_request', {'name': 'notes', 'domains': [domain], 'validation': 'http'}).assert_ok()
     webroot = services.web.webroot

@@ -35,6 +35,9 @@ CASES = [
     ('sites-dir-newline', {}, {'sites_dir': '/tmp/sites\n'}, ['sites_dir', '\\n']),
     ('sites-dir-relative', {}, {'sites_dir': 'sites'}, ['sites_dir']),
     ('site-name-trailing-newline', {'name': 'www\n'}, {}, ['www']),
+    ('file-prefix-folder', {}, {'file_prefix': '../../escaped-'}, ['file_prefix', '../../escaped-']),
+    ('session-cache-injection', {}, {'ssl_session_cache': 'shared:x:1m; include /etc/passwd'}, ['ssl_session_cache', 'include']),
+    ('curve-newline', {}, {'tls_curves': ['X25519\ninclude /etc/passwd']}, ['tls_curves', '\\n']),
 ]
 
 

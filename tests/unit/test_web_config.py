@@ -89,7 +89,7 @@ def test_wrong_input_types_fail_the_template():
         web_config.web_path_problems(['/x'])
 
 
-@pytest.mark.parametrize('filter_name', ['web_site_problems', 'web_path_problems'])
+@pytest.mark.parametrize('filter_name', ['web_site_problems', 'web_path_problems', 'web_setting_problems'])
 def test_doc_file_and_ansible_doc(filter_name):
     folder = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'plugins', 'filter')
     with open(os.path.join(folder, filter_name + '.yml')) as handle:
@@ -103,3 +103,25 @@ def test_doc_file_and_ansible_doc(filter_name):
     result = subprocess.run([ansible_doc, '-t', 'filter', 'certflow.ssl.' + filter_name], capture_output=True, text=True,
                             timeout=120, env=dict(os.environ, ANSIBLE_NOCOLOR='1'), check=False)
     assert result.returncode == 0 and 'ERROR' not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize('settings,problem', [
+    ({'certflow_nginx_file_prefix': 'certflow-'}, None),
+    ({'certflow_nginx_file_prefix': ''}, None),
+    ({'certflow_nginx_file_prefix': '../x-'}, 'certflow_nginx_file_prefix: "../x-" is not a file name prefix'),
+    ({'certflow_nginx_file_prefix': 'a/b'}, 'certflow_nginx_file_prefix: "a/b"'),
+    ({'certflow_nginx_ssl_session_cache': 'shared:certflow_SSL:10m'}, None),
+    ({'certflow_apache_ssl_session_cache': 'shmcb:/run/apache2/certflow_ssl_scache(512000)'}, None),
+    ({'certflow_apache_ssl_session_timeout': 86400}, None),
+    ({'certflow_nginx_resolver': ['127.0.0.53', '[::1]:53']}, None),
+    ({'certflow_nginx_resolver': ['127.0.0.53 valid=1s; include /etc/passwd']}, 'certflow_nginx_resolver: "127.0.0.53 valid'),
+    ({'certflow_nginx_tls_curves': ['X25519\n']}, 'certflow_nginx_tls_curves: "X25519\\n"'),
+    ({'certflow_nginx_ssl_session_timeout': '1d#'}, 'certflow_nginx_ssl_session_timeout: "1d#"'),
+    ({'certflow_nginx_ssl_session_timeout': True}, 'certflow_nginx_ssl_session_timeout: True'),
+])
+def test_web_setting_problems(settings, problem):
+    problems = web_config.web_setting_problems(settings)
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problems[0].startswith(problem), problems
