@@ -52,6 +52,28 @@ FINDINGS = [
     '**Timeout message** (`_ca/acme.py`): a CA that never answered ended in "cannot reach ACME server ...: Read timed out"; '
     'it now says "timed out after N s (option timeout) waiting for ACME server URL to answer". Shown by *CA never answers*.',
 ]
+# Issue 12 (hostile input): what was trusted too far, and where it is now checked.
+FINDINGS += [
+    '**CA-supplied file paths** (`_webroot.py`, `_ca/aliyun.py`, certificate role): an Alibaba Cloud `Uri` of `/index.html` '
+    'overwrote the site\'s page and was deleted at cleanup. Challenge files go only under `/.well-known/acme-challenge/` '
+    'and `/.well-known/pki-validation/` (one plain file name); a file already there is never replaced nor removed, on the '
+    'control node and on web hosts. Shown by the *uri-...* and *role-file-at-challenge-path* rows.',
+    '**The store trusted itself** (`_store.py`, `_validate.py`): `proofs.json` entries could name any file to delete, links '
+    'below the store root were followed (a 0600 key became a 0644 archived copy), and a damaged `order.json` ended in '
+    '"unexpected AttributeError". Cleanup now re-checks every note against the order and the webroot, nothing below the '
+    'root may be a link (`O_NOFOLLOW`, `lstat`), and `order.json`/`proofs.json` are checked field by field, naming the file.',
+    '**`$` accepted a trailing newline** (module_utils and the roles): `"x\\n"` made a store folder, a domain with a newline '
+    'reached a certificate. Every pattern is a full match; domains with control characters are refused.',
+    '**Role variables became web server configuration** (nginx and apache roles): a server name with `;` added a '
+    '`location` serving `/etc` that passed `nginx -t`. Site values and role-wide settings are checked before anything is '
+    'written (`certflow.ssl.web_site_problems`, `web_path_problems`, `web_setting_problems`); `extra_config` stays raw.',
+    '**One order, two names** (`_request.py`, local CA, Alibaba Cloud): `example.com.` and `EXAMPLE.COM` under two names '
+    'shared one CA order and serial, so revoking one revoked the other. An order held by one store entry is never taken '
+    'over by another.',
+    '**Plain HTTP and unchecked TLS** (`_ca/acme.py`, `_aliyun_client.py`): accepted silently. Now a warning on every run, '
+    'and an EAB key or STS token is never sent over plain HTTP.',
+]
+
 LIMITATIONS = [
     'A newOrder that reached the CA but whose answer was lost leaves that order pending at the CA until it expires; the '
     'retry creates a second one (ACME has no idempotent newOrder, and the account\'s order list is not offered by every CA). '
