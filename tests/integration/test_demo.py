@@ -40,6 +40,23 @@ def demo(tmp_path):
     stop_demo_nginx(str(home / 'certflow-demo'))
 
 
+def home_page(port, server_name, ca_file):
+    """The page the demo site serves at / (verified TLS with SNI, HTTP/1.1)."""
+    context = ssl.create_default_context(cafile=ca_file)
+    with socket.create_connection(('127.0.0.1', port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=server_name) as tls:
+            tls.sendall(('GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' % server_name).encode())
+            response = b''
+            while True:
+                chunk = tls.recv(65536)
+                if not chunk:
+                    break
+                response += chunk
+    head, _sep, body = response.partition(b'\r\n\r\n')
+    assert head.startswith(b'HTTP/1.1 200'), head
+    return body.decode()
+
+
 def served_serial(port, server_name, ca_file):
     context = ssl.create_default_context(cafile=ca_file)
     with socket.create_connection(('127.0.0.1', port), timeout=10) as sock:
@@ -120,6 +137,7 @@ def test_demo_on_a_fresh_home_writes_only_into_its_folder(demo, nginx, tmp_path,
         port = ports['certflow_demo_https_port']
         assert served_serial(port, 'www.demo.internal', ca_file) == issued['www']['serial']
         assert served_serial(port, 'xn--fsqu00a.demo.internal', ca_file) == issued['shop']['serial']
+        assert home_page(port, 'www.demo.internal', ca_file) == '<h1>Served over TLS by certflow.ssl</h1>\n'
         assert 'Live https://127.0.0.1:%d (SNI www.demo.internal)' % port in summary
         assert 'Nothing is served' not in summary
     else:
