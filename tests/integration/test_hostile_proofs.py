@@ -280,7 +280,8 @@ def test_txt_record_of_an_earlier_run_removed_by_the_finishing_email_run(aliyun_
         assert validated['status'] == 'issued'
         if with_dns_settings:
             assert left == [], 'the finishing run removes the record an earlier run created'
-            assert not warnings, warnings
+            # The emulator speaks plain HTTP, which is warned about on every run; nothing about the record.
+            assert not [warning for warning in warnings if record in warning or 'could not remove' in warning], warnings
         else:
             assert any(record in warning for warning in warnings), warnings
             assert any(record in warning for warning in finished.task('Validate')['result'].get('warnings', [])), \
