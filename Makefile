@@ -67,7 +67,7 @@ lint: venv collection
 # PYTEST_ARGS: a part of the suite (make test PYTEST_ARGS=tests/unit, or .ci/run PYTEST_ARGS=...).
 PYTEST_ARGS ?= tests
 test: system-deps venv collection sanity
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
 
 # Not part of `make test`: a few minutes, and timings are a record, not a test.
 bench: system-deps venv collection
