@@ -17,7 +17,7 @@ from ansible.module_utils.common.warnings import warn as module_warning
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline
 from ansible_collections.certflow.ssl.plugins.module_utils._ca import CA_PROVIDERS, ca_provider_class
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
-from ansible_collections.certflow.ssl.plugins.module_utils._diff import recorded
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.diff import recorded
 from ansible_collections.certflow.ssl.plugins.module_utils._dns import DNS_PROVIDERS, dns_provider_class
 from ansible_collections.certflow.ssl.plugins.module_utils._store import Store, default_store_dir
 

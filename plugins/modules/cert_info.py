@@ -195,7 +195,7 @@ unreadable:
 '''
 
 from ansible_collections.certflow.ssl.plugins.module_utils._module import CertflowModule, provider_argument_spec
-from ansible_collections.certflow.ssl.plugins.module_utils._info import info
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.info import info
 
 
 def main():

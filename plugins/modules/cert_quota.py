@@ -94,7 +94,7 @@ product:
 '''
 
 from ansible_collections.certflow.ssl.plugins.module_utils._module import CertflowModule, provider_argument_spec
-from ansible_collections.certflow.ssl.plugins.module_utils._quota import check_quota
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.quota import check_quota
 
 
 def main():

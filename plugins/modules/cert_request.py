@@ -319,7 +319,7 @@ certificates:
 
 from ansible_collections.certflow.ssl.plugins.module_utils._module import (
     CertflowModule, KEY_TYPES, provider_argument_spec)
-from ansible_collections.certflow.ssl.plugins.module_utils._workflow import request_all
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.batch import request_all
 
 CERTIFICATE_OPTIONS = dict(
     name=dict(type='str'),

@@ -95,7 +95,7 @@ order_id:
 '''
 
 from ansible_collections.certflow.ssl.plugins.module_utils._module import CertflowModule, provider_argument_spec
-from ansible_collections.certflow.ssl.plugins.module_utils._revoke import revoke
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.revoke import revoke
 
 
 def main():

@@ -208,7 +208,7 @@ certificates:
 
 from ansible_collections.certflow.ssl.plugins.module_utils._module import (
     CertflowModule, dns_argument_spec, provider_argument_spec)
-from ansible_collections.certflow.ssl.plugins.module_utils._workflow import validate_all
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.batch import validate_all
 
 CERTIFICATE_OPTIONS = dict(
     name=dict(type='str'),

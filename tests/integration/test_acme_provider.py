@@ -11,8 +11,10 @@ import requests
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.certflow.ssl.plugins.module_utils import _crypto, _jws
-from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import AcmeProvider
+from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
+
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import jws as _jws
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.provider import AcmeProvider
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline, wait_until
 from ansible_collections.certflow.ssl.plugins.module_utils._store import Store

@@ -22,12 +22,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline
-from ansible_collections.certflow.ssl.plugins.module_utils._dns import propagation
+from ansible_collections.certflow.ssl.plugins.module_utils._proofs import propagation
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.base import RecordTracker
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.manual import ManualProvider
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.rfc2136 import Rfc2136Provider
-from ansible_collections.certflow.ssl.plugins.module_utils._http_check import wait_for_http_file
-from ansible_collections.certflow.ssl.plugins.module_utils._webroot import remove_challenge, write_challenge
+from ansible_collections.certflow.ssl.plugins.module_utils._proofs.http_check import wait_for_http_file
+from ansible_collections.certflow.ssl.plugins.module_utils._proofs.webroot import remove_challenge, write_challenge
 from tests.lib import services as service_lib
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
-from ansible_collections.certflow.ssl.plugins.module_utils._ca.local import LocalCAProvider
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.local.provider import LocalCAProvider
 
 FAILING_TIMEOUT = 2.0
 

@@ -15,8 +15,10 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from ansible_collections.certflow.ssl.plugins.module_utils import _crypto, _jws
-from ansible_collections.certflow.ssl.plugins.module_utils._ca import acme
+from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
+
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import jws as _jws
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import provider as acme
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 

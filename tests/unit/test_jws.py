@@ -11,7 +11,7 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from ansible_collections.certflow.ssl.plugins.module_utils import _jws
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import jws as _jws
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 
 

@@ -16,7 +16,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
-from ansible_collections.certflow.ssl.plugins.module_utils._ca.local import LocalCAProvider
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.local.provider import LocalCAProvider
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 
 

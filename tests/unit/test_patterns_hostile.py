@@ -5,10 +5,12 @@ full matches (issue 12, item 5): a trailing newline is not accepted."""
 
 import pytest
 
-from ansible_collections.certflow.ssl.plugins.module_utils import _crypto, _local_ca_store
-from ansible_collections.certflow.ssl.plugins.module_utils._ca import acme
+from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
+
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.local import engine as _local_ca_store
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import provider as acme
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
-from ansible_collections.certflow.ssl.plugins.module_utils._dns import propagation
+from ansible_collections.certflow.ssl.plugins.module_utils._proofs import propagation
 
 
 @pytest.mark.parametrize('domain', ['a\n.example.com', 'example.com\n', 'example\n.com', '\nexample.com', 'exa\tmple.com'])

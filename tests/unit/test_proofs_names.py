@@ -9,8 +9,8 @@ import pytest
 
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.aliyun import dns_record_name, file_uri
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
-from ansible_collections.certflow.ssl.plugins.module_utils._validate import check_record_name
-from ansible_collections.certflow.ssl.plugins.module_utils._webroot import (
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.validate import check_record_name
+from ansible_collections.certflow.ssl.plugins.module_utils._proofs.webroot import (
     check_challenge_path, remove_challenge, write_challenge)
 
 

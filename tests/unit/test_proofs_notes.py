@@ -3,7 +3,7 @@
 """Notes of proofs.json that are not ours are dropped with a warning and touch
 nothing, however malformed (issue 12, item 4)."""
 
-from ansible_collections.certflow.ssl.plugins.module_utils._validate import _Proofs
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.validate import _Proofs
 
 
 class FakeStore:

@@ -11,10 +11,11 @@ import dns.tsig
 import pytest
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline
-from ansible_collections.certflow.ssl.plugins.module_utils._dns import propagation, rfc2136
+from ansible_collections.certflow.ssl.plugins.module_utils._dns import rfc2136
+from ansible_collections.certflow.ssl.plugins.module_utils._proofs import propagation
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.manual import ManualProvider
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.rfc2136 import Rfc2136Provider, tsig_algorithm, txt_rdata
-from ansible_collections.certflow.ssl.plugins.module_utils._http_check import _seen, _with_port
+from ansible_collections.certflow.ssl.plugins.module_utils._proofs.http_check import _seen, _with_port
 
 SECRET = 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ='
 

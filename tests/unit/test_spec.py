@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
-from ansible_collections.certflow.ssl.plugins.module_utils._spec import build_spec, entries
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.certificate_request import build_spec, entries
 
 
 def test_unicode_and_punycode_of_one_name_are_one_name():

@@ -23,12 +23,12 @@ CA_PROVIDERS = {
 def ca_provider_class(name):
     """The class of CA provider ``name`` (one of CA_PROVIDERS)."""
     if name == 'acme':
-        from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import AcmeProvider
+        from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.provider import AcmeProvider
         return AcmeProvider
     if name == 'aliyun':
         from ansible_collections.certflow.ssl.plugins.module_utils._ca.aliyun import AliyunProvider
         return AliyunProvider
     if name == 'local':
-        from ansible_collections.certflow.ssl.plugins.module_utils._ca.local import LocalCAProvider
+        from ansible_collections.certflow.ssl.plugins.module_utils._ca.local.provider import LocalCAProvider
         return LocalCAProvider
     raise KeyError(name)

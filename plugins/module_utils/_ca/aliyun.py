@@ -47,7 +47,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.certflow.ssl.plugins.module_utils._aliyun_client import (
+from ansible_collections.certflow.ssl.plugins.module_utils._aliyun.client import (
     AliyunAPIError, AliyunClient, cas_endpoint, resolve_credentials)
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import CAProvider
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline, wait_until

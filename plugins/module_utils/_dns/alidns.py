@@ -6,7 +6,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.certflow.ssl.plugins.module_utils._aliyun_client import AliyunAPIError, AliyunClient, resolve_credentials
+from ansible_collections.certflow.ssl.plugins.module_utils._aliyun.client import AliyunAPIError, AliyunClient, resolve_credentials
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.base import DNSProvider
 

@@ -24,7 +24,7 @@ except ImportError:  # reported by the module wrapper (module_utils/_deps.py)
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.base import DNSProvider
-from ansible_collections.certflow.ssl.plugins.module_utils._dns.propagation import find_zone, format_server, resolve_addresses
+from ansible_collections.certflow.ssl.plugins.module_utils._proofs.propagation import find_zone, format_server, resolve_addresses
 
 DEFAULT_PORT = 53
 DEFAULT_TTL = 60

@@ -8,7 +8,7 @@ __metaclass__ = type
 
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, read_file
-from ansible_collections.certflow.ssl.plugins.module_utils import _inspect
+from ansible_collections.certflow.ssl.plugins.module_utils._ops import describe as _inspect
 from ansible_collections.certflow.ssl.plugins.module_utils._run import Run
 
 

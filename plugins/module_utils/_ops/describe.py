@@ -12,7 +12,7 @@ import ssl
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
-from ansible_collections.certflow.ssl.plugins.module_utils import _revocation
+from ansible_collections.certflow.ssl.plugins.module_utils._ops import revocation_check as _revocation
 
 
 def describe(pem, renew_before_days=30, key_pem=None, roots_pem=None, check_revocation='none', ca_bundle=None,

@@ -8,12 +8,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
-from ansible_collections.certflow.ssl.plugins.module_utils._request import request_certificate
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.request import request_certificate
 from ansible_collections.certflow.ssl.plugins.module_utils._run import Run, run_batch
-from ansible_collections.certflow.ssl.plugins.module_utils._spec import build_spec, entries
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.certificate_request import build_spec, entries
 from ansible_collections.certflow.ssl.plugins.module_utils._store import check_name, name_for_domain
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
-from ansible_collections.certflow.ssl.plugins.module_utils._validate import validate_certificate
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.validate import validate_certificate
 
 
 def _finish(run, results, single):

@@ -32,9 +32,9 @@ import time
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import REVOCATION_REASONS, CAProvider
-from ansible_collections.certflow.ssl.plugins.module_utils._dns.propagation import follow_cname, wait_for_txt
-from ansible_collections.certflow.ssl.plugins.module_utils._http_check import wait_for_http_file
-from ansible_collections.certflow.ssl.plugins.module_utils._local_ca_store import (
+from ansible_collections.certflow.ssl.plugins.module_utils._proofs.propagation import follow_cname, wait_for_txt
+from ansible_collections.certflow.ssl.plugins.module_utils._proofs.http_check import wait_for_http_file
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.local.engine import (
     DEFAULT_INTERMEDIATE_NAME,
     DEFAULT_ROOT_NAME,
     LocalCA,

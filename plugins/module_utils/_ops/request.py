@@ -9,9 +9,9 @@ __metaclass__ = type
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
-from ansible_collections.certflow.ssl.plugins.module_utils._report import certificate_entry, current_certificate
-from ansible_collections.certflow.ssl.plugins.module_utils._spec import load_csr_option, load_key_option, same_identifiers
-from ansible_collections.certflow.ssl.plugins.module_utils._validate import install_issued
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.results import certificate_entry, current_certificate
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.certificate_request import load_csr_option, load_key_option, same_identifiers
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.validate import install_issued
 
 OPEN_STATUSES = ('created', 'pending_validation', 'processing')
 

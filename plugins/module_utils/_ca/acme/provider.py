@@ -25,7 +25,7 @@ except ImportError:  # reported by the module wrapper (module_utils/_deps.py)
     pass
 
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
-from ansible_collections.certflow.ssl.plugins.module_utils import _jws
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import jws as _jws
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import CAProvider, ProviderContext, REVOCATION_REASONS
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline, atomic_write, backoff, read_text
 

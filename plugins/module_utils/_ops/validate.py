@@ -15,8 +15,8 @@ from ansible_collections.certflow.ssl.plugins.module_utils._common import Certfl
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._dns import DNS_PROVIDERS
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.base import RecordTracker
-from ansible_collections.certflow.ssl.plugins.module_utils._report import certificate_entry, current_certificate
-from ansible_collections.certflow.ssl.plugins.module_utils import _webroot
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.results import certificate_entry, current_certificate
+from ansible_collections.certflow.ssl.plugins.module_utils._proofs import webroot as _webroot
 
 FINAL_STATUSES = ('issued', 'failed')
 # The first look at an order the CA was told about just now. A look at once
@@ -118,7 +118,7 @@ class _Proofs:
                     raise CertflowError('the CA asks for a DNS record for %s but method is %s' % (challenge['domain'], self.method))
                 check_record_name(challenge.get('record_name'))
                 # dnspython only for DNS proofs (imported here, not for every run)
-                from ansible_collections.certflow.ssl.plugins.module_utils._dns import propagation
+                from ansible_collections.certflow.ssl.plugins.module_utils._proofs import propagation
                 target = propagation.follow_cname(challenge['record_name'], self.nameservers)
                 if self._dns_provider_name() != 'manual':
                     self._note({'type': 'dns', 'provider': self._dns_provider_name(), 'name': target,
@@ -149,10 +149,10 @@ class _Proofs:
         deadline = Deadline(min(timeout, max(self.run.deadline.remaining(), 1.0)))
         for kind, where, challenge in waits:
             if kind == 'dns':
-                from ansible_collections.certflow.ssl.plugins.module_utils._dns import propagation
+                from ansible_collections.certflow.ssl.plugins.module_utils._proofs import propagation
                 propagation.wait_for_txt(where, challenge['record_value'], deadline, nameservers=self.nameservers)
             else:
-                from ansible_collections.certflow.ssl.plugins.module_utils._http_check import wait_for_http_file
+                from ansible_collections.certflow.ssl.plugins.module_utils._proofs.http_check import wait_for_http_file
                 wait_for_http_file(where, challenge['file_content'], deadline, nameservers=self.nameservers,
                                    port=self.options.get('http_check_port'))
 
@@ -187,7 +187,7 @@ class _Proofs:
             if not isinstance(name, str) or not HOST_NAME.fullmatch(name):
                 return 'record name %r is not a DNS name' % (name,)
             if name.lower() != record.lower():
-                from ansible_collections.certflow.ssl.plugins.module_utils._dns import propagation
+                from ansible_collections.certflow.ssl.plugins.module_utils._proofs import propagation
                 if propagation.follow_cname(record, self.nameservers).lower() != name.lower():
                     return '%s is not where the CNAME of %s points' % (name, record)
             return None

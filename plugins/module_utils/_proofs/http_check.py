@@ -21,7 +21,7 @@ except ImportError:  # reported by the module wrapper (module_utils/_deps.py)
     HTTPAdapter = object  # lets the module load; nothing here runs without requests
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, backoff
-from ansible_collections.certflow.ssl.plugins.module_utils._dns.propagation import resolve_addresses
+from ansible_collections.certflow.ssl.plugins.module_utils._proofs.propagation import resolve_addresses
 
 MAX_REDIRECTS = 5           # CAs follow a few (Let's Encrypt: 10), to http or https
 REQUEST_TIMEOUT = 5.0
