@@ -8,7 +8,7 @@ import json
 import pytest
 import requests
 
-from ansible_collections.certflow.ssl.plugins.module_utils._aliyun import client as client
+from ansible_collections.certflow.ssl.plugins.module_utils._aliyun import client
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.aliyun import dns_record_name, is_organization_product
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.alidns import split_name

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from ansible_collections.certflow.ssl.plugins.module_utils._aliyun import client as client
+from ansible_collections.certflow.ssl.plugins.module_utils._aliyun import client
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 from tests.emulator.aliyun_emulator import ApiError, verify_acs3
 

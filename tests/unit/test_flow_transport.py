@@ -5,7 +5,7 @@ and no STS token or EAB key sent over plain HTTP. Nothing here opens a connectio
 
 import pytest
 
-from ansible_collections.certflow.ssl.plugins.module_utils._aliyun import client as client
+from ansible_collections.certflow.ssl.plugins.module_utils._aliyun import client
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.provider import AcmeProvider
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
