@@ -122,7 +122,7 @@ def test_account_is_created_stored_and_reused(services, store_dir):
 
     with make_provider(services.pebble, store_dir) as second:
         assert second.account_url == account_url
-        assert second.request_count == 0                  # cached: not even the directory was fetched
+        assert second.client.request_count == 0           # cached: not even the directory was fetched
 
     # The same key given explicitly (no store): newAccount answers with the existing account.
     with open(key_path) as handle:
@@ -202,7 +202,7 @@ def test_ip_identifier_by_http01(services, provider):
 def test_wildcard_with_http_is_refused_without_network(services, provider):
     with pytest.raises(CertflowError, match='wildcard names need dns validation'):
         provider.create_order({'name': 'w', 'domains': ['*.' + unique('w')], 'validation': 'http'}, 'unused')
-    assert provider.request_count == 0
+    assert provider.client.request_count == 0
 
 
 def test_failed_validation_explains_itself(services, provider):
@@ -267,7 +267,7 @@ def test_revoke_with_certificate_key(services, provider, tmp_path):
 def connection_count(acme):
     """TCP/TLS connections opened by the provider's session so far (keep-alive makes it small)."""
     total = 0
-    for adapter in acme.session.adapters.values():
+    for adapter in acme.client.session.adapters.values():
         pools = getattr(getattr(adapter, 'poolmanager', None), 'pools', None)
         try:
             with pools.lock:
@@ -285,9 +285,9 @@ def test_requests_per_http01_certificate(services, store_dir, record_property):
     name = unique('count')
     with make_provider(services.pebble, store_dir, log=messages.append) as acme:
         _order, result, key = issue(acme, services, domains=[name])
-        first, first_bad_nonces = acme.request_count, sum('badNonce' in m for m in messages)
+        first, first_bad_nonces = acme.client.request_count, sum('badNonce' in m for m in messages)
         issue(acme, services, domains=[unique('count2')])
-        second = acme.request_count - first
+        second = acme.client.request_count - first
         second_bad_nonces = sum('badNonce' in m for m in messages) - first_bad_nonces
         connections = connection_count(acme)
     assert_good_certificate(services, result, key, names=[name])

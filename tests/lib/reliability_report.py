@@ -34,7 +34,7 @@ AREAS = ('CA faults', 'DNS faults', 'Interruption', 'Concurrency', 'Bad input', 
 
 # Written by hand: what these tests found in the collection, and what they show it does not do.
 FINDINGS = [
-    '**badNonce retries** (`plugins/module_utils/_ca/acme/provider.py`): a request gave up after 10 badNonce answers in a row. '
+    '**badNonce retries** (`plugins/module_utils/_ca/acme/client.py`): a request gave up after 10 badNonce answers in a row. '
     'With half of all nonces rejected, 20 certificates make about 170 signed requests, so one of them failed that way '
     'in about one run of 12. Now 30 (still bounded by the deadline). Shown by *half of all nonces rejected* and *bad-nonce-burst*.',
     '**Proofs left behind by an interrupted run** (`_validate.py`, `_store.py`): TXT records and challenge files were '

@@ -18,7 +18,10 @@ from requests.structures import CaseInsensitiveDict
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import jws as _jws
-from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import provider as acme
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import client as acme_client
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import errors as acme_errors
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import orders as acme_orders
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.provider import AcmeProvider
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 
@@ -62,7 +65,7 @@ class FakeAcme(BaseAdapter):
             if isinstance(result, Exception):
                 raise result
         elif protected is not None and protected.get('nonce') not in self.issued:
-            result = (400, {'Content-Type': PROBLEM}, {'type': acme.BAD_NONCE, 'detail': 'unknown nonce'})
+            result = (400, {'Content-Type': PROBLEM}, {'type': acme_errors.BAD_NONCE, 'detail': 'unknown nonce'})
         else:
             if protected is not None:
                 self.issued.discard(protected['nonce'])
@@ -113,16 +116,16 @@ def make_provider(fake, settings=None, store=None, timeout=60.0, **context):
     if store is not None:
         base.pop('account_key_content')
     base.update(settings or {})
-    provider = acme.AcmeProvider(base, ProviderContext(store=store, timeout=timeout, **context))
-    provider.session.mount(BASE, fake)
+    provider = AcmeProvider(base, ProviderContext(store=store, timeout=timeout, **context))
+    provider.client.session.mount(BASE, fake)
     provider.sleeps = []
-    provider._sleep = provider.sleeps.append
+    provider.client._sleep = provider.sleeps.append
     return provider
 
 
 def problem(ptype, detail, status=400, **headers):
     headers.setdefault('Content-Type', PROBLEM)
-    return status, headers, {'type': acme.ERROR_NS + ptype, 'detail': detail}
+    return status, headers, {'type': acme_errors.ERROR_NS + ptype, 'detail': detail}
 
 
 SPEC = {'name': 'www', 'domains': ['www.example.test'], 'ip_addresses': [], 'validation': 'http'}
@@ -131,9 +134,9 @@ SPEC = {'name': 'www', 'domains': ['www.example.test'], 'ip_addresses': [], 'val
 # --------------------------------------------------------------- pure helpers
 
 def test_problem_message_names_type_detail_url_and_subproblems():
-    doc = {'type': acme.ERROR_NS + 'rejectedIdentifier', 'detail': 'Some names are forbidden', 'subproblems': [
-        {'type': acme.ERROR_NS + 'rejectedIdentifier', 'detail': 'policy forbids it', 'identifier': {'type': 'dns', 'value': 'bad.test'}}]}
-    text = acme.problem_message(doc, 'https://ca.test/new-order', 400)
+    doc = {'type': acme_errors.ERROR_NS + 'rejectedIdentifier', 'detail': 'Some names are forbidden', 'subproblems': [
+        {'type': acme_errors.ERROR_NS + 'rejectedIdentifier', 'detail': 'policy forbids it', 'identifier': {'type': 'dns', 'value': 'bad.test'}}]}
+    text = acme_errors.problem_message(doc, 'https://ca.test/new-order', 400)
     assert 'urn:ietf:params:acme:error:rejectedIdentifier' in text
     assert 'Some names are forbidden' in text
     assert 'https://ca.test/new-order' in text
@@ -143,13 +146,13 @@ def test_problem_message_names_type_detail_url_and_subproblems():
 
 def test_retry_after_seconds_and_http_date():
     now = datetime.datetime(2024, 5, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
-    assert acme.parse_retry_after('120') == 120.0
-    assert acme.parse_retry_after(' 0 ') == 0.0
-    assert acme.parse_retry_after('Wed, 01 May 2024 12:00:30 GMT', now=now) == 30.0
-    assert acme.parse_retry_after('Wed, 01 May 2024 11:00:00 GMT', now=now) == 0.0   # in the past
-    assert acme.parse_retry_after('soon') is None
-    assert acme.parse_retry_after('') is None
-    assert acme.parse_retry_after(None) is None
+    assert acme_errors.parse_retry_after('120') == 120.0
+    assert acme_errors.parse_retry_after(' 0 ') == 0.0
+    assert acme_errors.parse_retry_after('Wed, 01 May 2024 12:00:30 GMT', now=now) == 30.0
+    assert acme_errors.parse_retry_after('Wed, 01 May 2024 11:00:00 GMT', now=now) == 0.0   # in the past
+    assert acme_errors.parse_retry_after('soon') is None
+    assert acme_errors.parse_retry_after('') is None
+    assert acme_errors.parse_retry_after(None) is None
 
 
 # ------------------------------------------------------------ request handling
@@ -184,7 +187,7 @@ def test_bad_nonce_retries_are_bounded(fake):
     with pytest.raises(CertflowError) as error:
         provider.create_order(SPEC, 'csr')
     assert 'badNonce' in error.value.msg
-    assert fake.paths().count('/new-order') == acme.BAD_NONCE_RETRIES + 1
+    assert fake.paths().count('/new-order') == acme_client.BAD_NONCE_RETRIES + 1
 
 
 def test_503_honours_retry_after(fake):
@@ -225,8 +228,8 @@ def test_retry_after_beyond_the_deadline_is_not_slept(fake):
 
 def test_other_problems_become_clear_errors_without_retry(fake):
     fake.queued['/new-order'] = [(400, {'Content-Type': PROBLEM}, {
-        'type': acme.ERROR_NS + 'rejectedIdentifier', 'detail': 'Error creating new order',
-        'subproblems': [{'type': acme.ERROR_NS + 'rejectedIdentifier', 'detail': 'forbidden by policy',
+        'type': acme_errors.ERROR_NS + 'rejectedIdentifier', 'detail': 'Error creating new order',
+        'subproblems': [{'type': acme_errors.ERROR_NS + 'rejectedIdentifier', 'detail': 'forbidden by policy',
                          'identifier': {'type': 'dns', 'value': 'www.example.test'}}]})]
     provider = make_provider(fake)
     with pytest.raises(CertflowError) as error:
@@ -235,7 +238,7 @@ def test_other_problems_become_clear_errors_without_retry(fake):
     assert 'urn:ietf:params:acme:error:rejectedIdentifier' in msg
     assert 'Error creating new order' in msg and 'forbidden by policy' in msg and 'www.example.test' in msg
     assert BASE + '/new-order' in msg
-    assert error.value.details['problem_type'] == acme.ERROR_NS + 'rejectedIdentifier'
+    assert error.value.details['problem_type'] == acme_errors.ERROR_NS + 'rejectedIdentifier'
     assert fake.paths().count('/new-order') == 1
 
 
@@ -261,7 +264,7 @@ def test_connection_errors_give_up_after_a_few_tries(fake):
     provider = make_provider(fake)
     with pytest.raises(CertflowError, match='cannot reach ACME server https://ca.test/dir'):
         provider.create_order(SPEC, 'csr')
-    assert fake.paths().count('/dir') == acme.CONNECTION_RETRIES + 1
+    assert fake.paths().count('/dir') == acme_client.CONNECTION_RETRIES + 1
 
 
 def test_verify_is_passed_on_every_request(fake, tmp_path, monkeypatch):
@@ -305,8 +308,8 @@ def test_wildcard_with_http_is_refused_before_any_request(fake):
 
 
 def test_no_key_and_no_store(fake):
-    provider = acme.AcmeProvider({'directory': DIRECTORY}, ProviderContext())
-    provider.session.mount(BASE, fake)
+    provider = AcmeProvider({'directory': DIRECTORY}, ProviderContext())
+    provider.client.session.mount(BASE, fake)
     with pytest.raises(CertflowError, match='no account key: set acme.account_key_src or a store_dir'):
         provider.create_order(SPEC, 'csr')
 
@@ -348,7 +351,7 @@ def test_poll_invalid_order_explains_the_failed_challenge(fake):
     fake.handlers['/authz/1'] = lambda r, p, b: (200, {}, {
         'status': 'invalid', 'identifier': {'type': 'dns', 'value': 'www.example.test'},
         'challenges': [{'type': 'http-01', 'url': BASE + '/chall/1', 'token': 'tok', 'status': 'invalid',
-                        'error': {'type': acme.ERROR_NS + 'unauthorized', 'detail': 'Invalid response: 404'}}]})
+                        'error': {'type': acme_errors.ERROR_NS + 'unauthorized', 'detail': 'Invalid response: 404'}}]})
     status, retry_after = provider.poll(order)
     assert status == 'failed' and order['status'] == 'failed'
     assert 'www.example.test' in order['error']
@@ -391,7 +394,7 @@ def test_http01_for_an_ipv6_address_uses_brackets(fake):
     assert order['identifiers'] == [{'type': 'ip', 'value': '2001:db8::1'}]
     (challenge,) = order['challenges']
     assert challenge['url'] == 'http://[2001:db8::1]/.well-known/acme-challenge/tok_-1'
-    assert challenge['file_content'] == 'tok_-1.' + _jws.thumbprint(provider._account_jwk)
+    assert challenge['file_content'] == 'tok_-1.' + _jws.thumbprint(provider.account.jwk)
 
 
 def test_a_token_that_could_escape_the_webroot_is_refused(fake):
@@ -406,4 +409,4 @@ def test_alternate_links_are_all_found():
     response = requests.Response()
     response.headers = CaseInsensitiveDict({'Link': '<https://ca.test/dir>;rel="index", <https://ca.test/cert/1/alternate/1>;rel="alternate", '
                                                     '<https://ca.test/cert/1/alternate/2>; rel="alternate"'})
-    assert acme.alternate_links(response) == ['https://ca.test/cert/1/alternate/1', 'https://ca.test/cert/1/alternate/2']
+    assert acme_orders.alternate_links(response) == ['https://ca.test/cert/1/alternate/1', 'https://ca.test/cert/1/alternate/2']

@@ -8,7 +8,7 @@ import pytest
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.local import engine as _local_ca_store
-from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import provider as acme
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import orders as acme_orders
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 from ansible_collections.certflow.ssl.plugins.module_utils._proofs import propagation
 
@@ -26,11 +26,11 @@ def test_domain_surrounding_spaces_are_still_stripped():
 
 @pytest.mark.parametrize('token', ['abc\n', 'abc\ndef', '\nabc'])
 def test_acme_token_with_a_newline_is_unusable(token):
-    assert not acme._TOKEN_RE.match(token)
+    assert not acme_orders._TOKEN_RE.match(token)
 
 
 def test_acme_token_pattern_still_takes_real_tokens():
-    assert acme._TOKEN_RE.match('LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0')
+    assert acme_orders._TOKEN_RE.match('LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0')
 
 
 def test_local_ca_order_id_with_a_newline_is_not_an_order(tmp_path):
