@@ -4,6 +4,7 @@
 #   make test   installs what the tests need (Debian packages, a virtualenv) and runs every test:
 #               ansible-test sanity and units, then pytest (unit, lint, packaging, AWX runner, integration)
 #   make bench  N fresh certificates from Pebble with this collection, community.crypto and certbot (N=10; docs/performance.md)
+#   make bench-floor  certflow-http against bench/raw_acme.py, a minimal raw-protocol client, at FLOOR_N=500 (one run)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -13,9 +14,10 @@ SYSTEM_PACKAGES := pebble bind9 bind9-utils dnsutils nginx-light apache2 openssl
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
 N ?= 10
+FLOOR_N ?= 500
 BENCH_ARGS ?=
 
-.PHONY: demo test unit integration sanity lint system-deps runtime-venv venv collection clean bench
+.PHONY: demo test unit integration sanity lint system-deps runtime-venv venv collection clean bench bench-floor
 
 # Two stamps: the demo needs only the runtime requirements, the tests their tools as well.
 $(BIN)/.installed-runtime: requirements.txt
@@ -71,7 +73,12 @@ test: system-deps venv collection sanity
 
 # Not part of `make test`: a few minutes, and timings are a record, not a test.
 bench: system-deps venv collection
-	BENCH_COMMAND="make bench N=$(N)" $(BIN)/python bench/bench.py --n $(N) $(BENCH_ARGS)
+	BENCH_COMMAND='make bench N=$(N)$(if $(BENCH_ARGS), BENCH_ARGS="$(BENCH_ARGS)")' $(BIN)/python bench/bench.py --n $(N) $(BENCH_ARGS)
+
+# The cost per certificate against the protocol's floor: certflow-http and raw-floor only, no scale run.
+bench-floor: system-deps venv collection
+	BENCH_COMMAND='make bench-floor FLOOR_N=$(FLOOR_N)$(if $(BENCH_ARGS), BENCH_ARGS="$(BENCH_ARGS)")' \
+	  $(BIN)/python bench/bench.py --n $(FLOOR_N) --tools certflow-http,raw-floor --runs 1 --scale-n 0 $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(COLLECTIONS) .pytest_cache

@@ -14,12 +14,14 @@ Tools, each in the same run on fresh names:
   certflow-dns      the same with dns-01 through RFC 2136 (BIND)
   community.crypto  acme_certificate, the documented two-step loop (plus openssl_privatekey/_csr)
   certbot           certbot certonly --webroot, once per certificate
+  raw-floor         bench/raw_acme.py: a minimal raw-protocol client (requests + cryptography, the
+                    same webroot and concurrency), the least the work itself costs
 
 Per tool: wall and CPU seconds per certificate (CPU from the children's rusage), ACME
 requests per certificate (Pebble's log), new TLS connections (the proxy), peak memory
 (max RSS of the child processes) and the ratios to certflow-http. Then the collection's
-own targets: N=200 against N=10, a re-run with nothing due, cert_info over 1,000
-certificates.
+own targets: certflow-http against raw-floor (wall and CPU) and its peak memory, N=200
+against N=10, a re-run with nothing due, cert_info over 1,000 certificates.
 
 community.crypto comes from the PyPI package ``ansible`` installed with ``pip
 --target`` into a cache directory (never into requirements.txt); certbot is the
@@ -57,13 +59,16 @@ TOOL_TIMEOUT = 1800
 DOC = os.path.join(REPO, 'docs', 'performance.md')
 DOC_BEGIN = '<!-- bench:begin -->'
 DOC_END = '<!-- bench:end -->'
-ALL_TOOLS = ('certflow-http', 'certflow-dns', 'community.crypto', 'certbot')
+ALL_TOOLS = ('certflow-http', 'certflow-dns', 'community.crypto', 'certbot', 'raw-floor')
+RAW_FLOOR = 'raw-floor'     # bench/raw_acme.py: the protocol work alone
 FLOOR = 'ansible floor'     # ansible-playbook with two ping tasks, measured alongside
 BASELINE = 'certflow-http'
 
 TARGETS = {
     'vs_community_crypto': 20.0,
     'vs_certbot': 10.0,
+    'vs_raw_floor': 1.5,
+    'rss_mb': 150.0,
     'requests_per_cert': 8.0,
     'scale_ratio': 1.5,
     'scale_rss_mb': 200.0,
@@ -240,7 +245,7 @@ class Bench:
     # -- one measured tool run
     def measure(self, tool, count, store_dir=None):
         """Issue ``count`` fresh certificates with ``tool``; return a result dict."""
-        label = {'certflow-http': 'ch', 'certflow-dns': 'cd', 'community.crypto': 'cc', 'certbot': 'cb', FLOOR: 'fl'}[tool.split('@')[0]]
+        label = {'certflow-http': 'ch', 'certflow-dns': 'cd', 'community.crypto': 'cc', 'certbot': 'cb', RAW_FLOOR: 'rf', FLOOR: 'fl'}[tool.split('@')[0]]
         work = self.fresh_dir(label)
         domains = self.domains(label, count)
         requests_before, connections_before = pebble_requests(self.services.pebble), self.proxy.count()
@@ -251,6 +256,8 @@ class Bench:
             measured, extra = self._certflow(tool, work, domains, store_dir or os.path.join(work, 'store'))
         elif tool == 'community.crypto':
             measured, extra = self._community_crypto(work, domains)
+        elif tool == RAW_FLOOR:
+            measured, extra = self._raw_floor(work, domains)
         else:
             measured, extra = self._certbot(work, domains)
         result = {
@@ -322,6 +329,15 @@ class Bench:
         measured, times = self._playbook('community_crypto.yml', extra_vars, work, self.cc_path, env=env)
         issued = sum(1 for domain in domains if _has_cert(os.path.join(work, domain + '.crt'), domain))
         return measured, {'issued': issued, 'tasks': times}
+
+    def _raw_floor(self, work, domains):
+        out = os.path.join(work, 'certs')
+        argv = [sys.executable, os.path.join(HERE, 'raw_acme.py'), '--directory', self.directory, '--ca-bundle',
+                self.services.pebble.ca_bundle, '--webroot', self.services.web.webroot, '--out', out,
+                '--concurrency', str(self.args.concurrency)] + domains
+        measured = run_measured(argv, dict(os.environ), os.path.join(work, 'output.log'), cwd=work)
+        issued = sum(1 for domain in domains if _has_cert(os.path.join(out, domain + '.crt'), domain))
+        return measured, {'issued': issued}
 
     def _certbot(self, work, domains):
         env = dict(os.environ, REQUESTS_CA_BUNDLE=self.services.pebble.ca_bundle)
@@ -457,8 +473,8 @@ def render(args, table, extras, info, versions, started, finished, loads):
     lines.append('')
     lines.append('Versions: ' + ', '.join('%s %s' % item for item in sorted(versions.items())) + '.')
     lines.append('')
-    lines.append('N=%d fresh single-name certificates per run, median of %d runs; certflow.ssl with concurrency %d.' % (
-        n, args.runs, args.concurrency))
+    lines.append('N=%d fresh single-name certificates per run, median of %d runs; certflow.ssl%s with concurrency %d.' % (
+        n, args.runs, ' and raw-floor' if RAW_FLOOR in table else '', args.concurrency))
     lines.append('')
     lines.append('| tool | wall s/cert | CPU s/cert | ACME requests/cert | TLS connections/cert (total) | peak RSS MB '
                  '| wall × certflow-http | CPU × certflow-http |')
@@ -490,6 +506,13 @@ def render(args, table, extras, info, versions, started, finished, loads):
                     goal += ' (needs certflow-http ≤ %.2f s for all %d%s)' % (
                         table[tool]['wall'] / TARGETS[key], n, '; the floor alone takes %.2f s' % floor['wall'] if floor else '')
                 check('wall per certificate, %s ÷ certflow-http (N=%d)' % (tool, n), '%.1f' % ratio, goal, ratio >= TARGETS[key], '×')
+        raw = table.get(RAW_FLOOR)
+        if raw:
+            for key, what in (('wall', 'wall'), ('cpu', 'CPU')):
+                ratio = base[key] / raw[key]
+                check('%s, certflow-http ÷ raw-floor (N=%d, concurrency %d)' % (what, n, args.concurrency), '%.2f× (%.1f s ÷ %.1f s)' % (
+                    ratio, base[key], raw[key]), '≤ %g×' % TARGETS['vs_raw_floor'], ratio <= TARGETS['vs_raw_floor'])
+        check('peak RSS, certflow-http (N=%d)' % n, '%.0f' % base['rss_mb'], '< %g MB' % TARGETS['rss_mb'], base['rss_mb'] < TARGETS['rss_mb'], ' MB')
         per_cert = base['requests'] / n
         check('ACME requests per certificate, certflow-http', '%.2f' % per_cert, '≤ %g' % TARGETS['requests_per_cert'],
               per_cert <= TARGETS['requests_per_cert'])

@@ -181,6 +181,15 @@ def test_find_order_resumes_pending_order(ca):
     assert found['challenges'][0]['record_value'] == order['challenges'][0]['record_value']
     assert ca.find_order(make_spec(domains + [unique('other')])) is None
     assert ca.find_order(make_spec(domains, product='geotrust-dv-1-starter')) is None
+    # The orders other store entries hold are collected only when an order matches.
+    asked = []
+
+    def held(ids):
+        return lambda: asked.append(ids) or ids
+    assert ca.find_order(make_spec(domains + [unique('other')]), exclude=held(set())) is None
+    assert asked == []
+    assert ca.find_order(make_spec(domains), exclude=held({str(order['order_id'])})) is None
+    assert asked == [{str(order['order_id'])}]
 
 
 def test_ca_generated_key(ca, alidns, emulator):

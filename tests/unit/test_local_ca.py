@@ -333,6 +333,29 @@ def test_second_instance_resumes_pending_and_issued_orders(ca_path):
     found = provider_for(ca_path).find_order(make_spec(['done.internal']))
     assert found['order_id'] == order['order_id'] and found['status'] == 'issued'
     assert provider_for(ca_path).fetch(found) == issued
+
+
+def test_find_order_asks_for_the_held_orders_only_when_an_order_matches(ca_path):
+    # Collecting the orders other store entries hold reads the whole store: a
+    # batch must not pay it for every certificate the CA has no order for.
+    provider = provider_for(ca_path)
+    _key, csr = make_csr(['held.example.test'])
+    spec = make_spec(['held.example.test'], validation='dns')
+    pending = provider.create_order(spec, csr)
+    asked = []
+
+    def held(ids):
+        def collect():
+            asked.append(ids)
+            return ids
+        return collect
+
+    assert provider.find_order(make_spec(['nobody.example.test'], validation='dns'), exclude=held(set())) is None
+    assert asked == []
+    assert provider.find_order(spec, exclude=held(set()))['order_id'] == pending['order_id']
+    assert provider.find_order(spec, exclude=held({pending['order_id']})) is None
+    assert provider.find_order(spec, exclude={pending['order_id']}) is None
+    assert asked == [set(), {pending['order_id']}]
     # The caller's copy is refreshed from disk: a stale dict learns the new status.
     stale = dict(pending, status='processing')
     assert provider_for(ca_path).challenges(stale) == pending['challenges'] and stale['status'] == 'pending_validation'

@@ -49,7 +49,7 @@ import re
 
 from ansible_collections.certflow.ssl.plugins.module_utils._aliyun.client import (
     AliyunAPIError, AliyunClient, cas_endpoint, resolve_credentials)
-from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import CAProvider
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import CAProvider, excluded_ids
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline, wait_until
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 
@@ -295,13 +295,14 @@ class AliyunProvider(CAProvider):
         names = self._names(spec)
         wanted = set(name.lower() for name in names)
         product = self._product(spec) or DEFAULT_PRODUCT
+        excluded = excluded_ids(exclude)
         candidates = []
         for item in self._list_orders(names[0]):
             if item.get('Status') not in RESUMABLE_LIST_STATUSES or self._item_names(item) != wanted:
                 continue
             if item.get('ProductCode') and item['ProductCode'] != product:
                 continue
-            if str(item.get('OrderId')) in exclude:
+            if excluded(str(item.get('OrderId'))):
                 continue
             candidates.append(item)
         if not candidates:

@@ -64,6 +64,22 @@ class ProviderContext:
         self.shared = shared
 
 
+def excluded_ids(exclude):
+    """``find_order``'s ``exclude`` as a test ``excluded(order_id)`` that
+    collects the ids on its first use only: ``exclude`` is a collection of
+    order ids or a function returning one. Collecting them reads every other
+    store entry; done for every certificate of a batch that is quadratic in
+    the store's size, for an answer needed only when the CA has an order
+    for the same names."""
+    held = []
+
+    def excluded(order_id):
+        if not held:
+            held.append(exclude() if callable(exclude) else exclude)
+        return order_id in held[0]
+    return excluded
+
+
 class CAProvider:
     """Base class of CA providers. Subclasses set ``name`` and implement the
     methods; ``settings`` is the provider's dict option (``acme:``,
@@ -88,7 +104,9 @@ class CAProvider:
         """An existing pending or issued order for the same names, or None.
         ``exclude``: order ids other store entries hold, never to be taken
         over (one order, one key: sharing it gives one entry a certificate
-        without its key, and revoking one revokes the other)."""
+        without its key, and revoking one revokes the other); or a function
+        returning them, called only once an order for the same names is
+        found (see ``excluded_ids``)."""
         return None
 
     def create_order(self, spec, csr_pem, submit=True):

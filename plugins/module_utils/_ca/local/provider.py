@@ -31,7 +31,7 @@ import time
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
-from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import REVOCATION_REASONS, CAProvider
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import REVOCATION_REASONS, CAProvider, excluded_ids
 from ansible_collections.certflow.ssl.plugins.module_utils._proofs.propagation import follow_cname, wait_for_txt
 from ansible_collections.certflow.ssl.plugins.module_utils._proofs.http_check import wait_for_http_file
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.local.engine import (
@@ -186,9 +186,10 @@ class LocalCAProvider(CAProvider):
         for this certificate name and no other store entry holds."""
         wanted = _identifier_key(_identifiers(spec))
         validation = spec.get('validation') or 'dns'
+        excluded = excluded_ids(exclude)
         candidates = []
         for order in self.ca.orders():
-            if _identifier_key(order.get('identifiers') or []) != wanted or order.get('order_id') in exclude:
+            if _identifier_key(order.get('identifiers') or []) != wanted or excluded(order.get('order_id')):
                 continue
             made_for = order['provider_data'].get('name')
             if made_for and spec.get('name') and made_for != spec['name']:
