@@ -1,15 +1,12 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The iis role without Windows: what it computes (thumbprints, the microsoft.iis.website bindings,
-the superseded certificates) rendered from roles/iis/templates/plan.json.j2 with plain Jinja2 and
-through ansible-playbook on localhost; the options it passes checked against the documentation of
+"""The iis role without Windows: its plan (the certflow.ssl.iis_plan filter, tested on its own in
+test_filter_iis_plan.py) through ansible-playbook on localhost; the options it passes checked against the documentation of
 the installed ansible.windows and microsoft.iis; and ansible-playbook --syntax-check of a play
 that uses the role, with those collections on the collection path (only for these tests: the
 collection itself does not depend on them)."""
 
-import datetime
 import glob
-import hashlib
 import json
 import os
 import subprocess
@@ -17,51 +14,22 @@ import sys
 import tempfile
 import zipfile
 
-import jinja2
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-from ansible_collections.certflow.ssl.plugins.filter.cert_info import cert_info
+from ansible_collections.certflow.ssl.plugins.filter.iis_plan import iis_plan
+from tests.lib.iis_data import STORE, binding, make_certificate, pem, site, windows_thumbprint
 from tests.lib.playbook import run_playbook
 from tests.lib.tools import tool
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROLE = os.path.join(REPO, 'roles', 'iis')
-PLAN_TEMPLATE = os.path.join(ROLE, 'templates', 'plan.json.j2')
 # ansible.windows and microsoft.iis come with the "ansible" package on PyPI; only what the tests need
 # is unpacked from it, into a cache outside the repository.
 WINDOWS_COLLECTIONS = os.environ.get('CERTFLOW_WINDOWS_COLLECTIONS',
                                      os.path.join(os.path.expanduser('~'), '.cache', 'certflow', 'windows-collections'))
 ANSIBLE_PACKAGE = os.environ.get('CERTFLOW_WINDOWS_ANSIBLE_PACKAGE', 'ansible==12.3.0')
 NEEDED_COLLECTIONS = ('ansible/windows', 'microsoft/iis')
-STORE = 'WebHosting'
-
-
-# --------------------------------------------------------------------------- certificates
-
-def make_certificate(common_name):
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
-            .sign(key, hashes.SHA256()))
-    return cert, key
-
-
-def pem(cert):
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
-def windows_thumbprint(cert):
-    """What Windows shows as the thumbprint: SHA-1 of the DER certificate, uppercase hex."""
-    return hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest().upper()  # noqa: S324 - a thumbprint, not security
 
 
 @pytest.fixture(scope='module')
@@ -69,108 +37,11 @@ def certs():
     return {name: make_certificate(name + '.example.com') for name in ('shop', 'old', 'other')}
 
 
-# --------------------------------------------------------------------------- rendering plan.json.j2
+# --------------------------------------------------------------------------- the plan through ansible-playbook
 
-def render_plan(sites, pems, current_sites, store_name=STORE):
-    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
-    environment.filters['certflow.ssl.cert_info'] = cert_info
-    with open(PLAN_TEMPLATE) as handle:
-        template = environment.from_string(handle.read())
-    return json.loads(template.render(__iis_sites=sites, __iis_certificate_pems=pems, __iis_current_sites=current_sites,
-                                      __iis_store_name=store_name))
-
-
-def site(name='Shop', certificate='shop', hostnames=('shop.example.com', 'www.shop.example.com'), port=443, ip='*'):
-    return {'name': name, 'certificate': certificate, 'hostnames': list(hostnames), 'port': port, 'ip': ip}
-
-
-def binding(hostname, thumbprint=None, store='My', port=443, ip='*', protocol='https', use_sni=True):
-    return {'ip': ip, 'port': port, 'hostname': hostname, 'protocol': protocol, 'use_sni': use_sni, 'use_ccs': 'false',
-            'certificate_hash': thumbprint or '', 'certificate_store_name': store if thumbprint else ''}
-
-
-def test_thumbprint_is_the_sha1_of_the_der_certificate_like_windows_and_openssl(certs, tmp_path):
-    cert = certs['shop'][0]
-    plan = render_plan([site()], {'shop': pem(cert)}, [])
-    assert plan['thumbprints'] == {'shop': windows_thumbprint(cert)}
-    path = tmp_path / 'cert.pem'
-    path.write_text(pem(cert))
-    openssl = subprocess.run(['openssl', 'x509', '-in', str(path), '-noout', '-fingerprint', '-sha1'],
-                             capture_output=True, text=True, check=True).stdout
-    assert openssl.strip().split('=', 1)[1].replace(':', '').upper() == plan['thumbprints']['shop']
-
-
-def test_new_site_gets_one_sni_binding_per_host_name(certs):
-    cert = certs['shop'][0]
-    plan = render_plan([site(port=8443, ip='10.0.0.5')], {'shop': pem(cert)}, [])
-    (shop,) = plan['sites']
-    assert shop['exists'] is False and shop['rebind'] == [] and shop['unchanged'] == []
-    assert shop['add'] == [
-        {'ip': '10.0.0.5', 'port': 8443, 'hostname': hostname, 'protocol': 'https', 'use_sni': True,
-         'certificate_hash': windows_thumbprint(cert), 'certificate_store_name': STORE}
-        for hostname in ('shop.example.com', 'www.shop.example.com')]
-    assert plan['superseded'] == []
-
-
-def test_bindings_that_already_use_the_certificate_change_nothing(certs):
-    thumbprint = windows_thumbprint(certs['shop'][0])
-    current = [{'name': 'shop', 'bindings': [binding('SHOP.example.com', thumbprint.lower(), store='webhosting'),
-                                             binding('www.shop.example.com', thumbprint, store=STORE)]}]
-    plan = render_plan([site()], {'shop': pem(certs['shop'][0])}, current)
-    (shop,) = plan['sites']
-    assert shop['exists'] is True, 'site names and host names compare without case, as IIS does'
-    assert (shop['add'], shop['rebind'], len(shop['unchanged'])) == ([], [], 2)
-    assert plan['superseded'] == []
-
-
-def test_renewed_certificate_rebinds_and_supersedes_the_old_one(certs):
-    old, new = windows_thumbprint(certs['old'][0]), windows_thumbprint(certs['shop'][0])
-    current = [{'name': 'Shop', 'bindings': [binding('shop.example.com', old, store=STORE), binding('www.shop.example.com', old, store=STORE),
-                                             binding('shop.example.com', protocol='http', port=80)]}]
-    plan = render_plan([site()], {'shop': pem(certs['shop'][0])}, current)
-    (shop,) = plan['sites']
-    assert shop['add'] == []
-    assert [entry['hostname'] for entry in shop['rebind']] == ['shop.example.com', 'www.shop.example.com']
-    assert all(entry['certificate_hash'] == new and entry['use_sni'] is True for entry in shop['rebind'])
-    assert plan['superseded'] == [old]
-
-
-def test_binding_without_sni_or_over_http_on_the_https_port_is_rebound(certs):
-    new = windows_thumbprint(certs['shop'][0])
-    current = [{'name': 'Shop', 'bindings': [binding('shop.example.com', new, store=STORE, use_sni=False),
-                                             binding('www.shop.example.com', protocol='http')]}]
-    plan = render_plan([site()], {'shop': pem(certs['shop'][0])}, current)
-    assert [entry['hostname'] for entry in plan['sites'][0]['rebind']] == ['shop.example.com', 'www.shop.example.com']
-    assert plan['superseded'] == [], 'the certificate stays: it is the new one'
-
-
-def test_old_certificate_still_used_elsewhere_or_in_another_store_is_kept(certs):
-    old, other = windows_thumbprint(certs['old'][0]), windows_thumbprint(certs['other'][0])
-    current = [
-        {'name': 'Shop', 'bindings': [binding('shop.example.com', old, store=STORE), binding('www.shop.example.com', other, store='My')]},
-        {'name': 'Legacy', 'bindings': [binding('legacy.example.com', old, store=STORE)]},
-    ]
-    plan = render_plan([site()], {'shop': pem(certs['shop'][0])}, current)
-    assert len(plan['sites'][0]['rebind']) == 2
-    # "old" still serves legacy.example.com; "other" lives in My, which this role does not manage.
-    assert plan['superseded'] == []
-
-
-def test_two_sites_share_one_certificate_and_drop_the_same_old_one_once(certs):
-    old = windows_thumbprint(certs['old'][0])
-    current = [{'name': 'A', 'bindings': [binding('a.example.com', old, store=STORE)]},
-               {'name': 'B', 'bindings': [binding('b.example.com', old, store=STORE)]}]
-    sites = [site('A', hostnames=['a.example.com']), site('B', hostnames=['b.example.com'])]
-    plan = render_plan(sites, {'shop': pem(certs['shop'][0])}, current)
-    assert [len(entry['rebind']) for entry in plan['sites']] == [1, 1]
-    assert plan['superseded'] == [old]
-
-
-# --------------------------------------------------------------------------- the same through ansible-playbook
-
-def test_plan_through_ansible_matches_plain_jinja(certs, tmp_path):
+def test_plan_through_ansible_matches_the_filter(certs, tmp_path):
     """The role's plan.yml on localhost (no Windows module runs): the lookup of the PEM files in the
-    store, the template and from_json give the same plan as above."""
+    store and the iis_plan filter give the same plan as the filter called from Python."""
     store = tmp_path / 'store'
     (store / 'shop').mkdir(parents=True)
     (store / 'shop' / 'cert.pem').write_text(pem(certs['shop'][0]))
@@ -187,7 +58,7 @@ def test_plan_through_ansible_matches_plain_jinja(certs, tmp_path):
     }]))
     result = run_playbook(str(playbook)).assert_ok()
     plan = result.task('Show the plan')['result']['__iis_plan']
-    assert plan == render_plan([site()], {'shop': pem(certs['shop'][0])}, current)
+    assert plan == iis_plan([site()], {'shop': pem(certs['shop'][0])}, current, STORE)
     assert plan['superseded'] == [old]
     assert plan['sites'][0]['add'][0]['hostname'] == 'www.shop.example.com'
 
@@ -264,7 +135,7 @@ def test_the_role_uses_only_documented_options_of_the_windows_modules(windows_co
             assert not unknown, '%s has no option(s) %s' % (module, ', '.join(sorted(unknown)))
     # The bindings the plan renders are exactly microsoft.iis.website's bindings.add entries.
     add = module_options(windows_collections, 'microsoft.iis.website')['bindings']['suboptions']['add']['suboptions']
-    rendered = render_plan([site()], {'shop': pem(make_certificate('x.example.com')[0])}, [])['sites'][0]['add'][0]
+    rendered = iis_plan([site()], {'shop': pem(make_certificate('x.example.com')[0])}, [], STORE)['sites'][0]['add'][0]
     assert set(rendered) <= set(add), set(rendered) - set(add)
     store_options = module_options(windows_collections, 'ansible.windows.win_certificate_store')
     assert {'store_name', 'store_location', 'key_storage', 'key_exportable', 'file_type', 'password', 'thumbprint'} <= set(store_options)

@@ -3,15 +3,12 @@
 """The web_site_problems and web_path_problems filters: what the nginx and apache roles refuse to paste
 into a web server configuration, and what they accept."""
 
-import os
-import subprocess
-import sys
 
 import pytest
-import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.certflow.ssl.plugins.filter import web_config
+from tests.lib.filter_docs import check_filter_doc
 
 VALID = {'name': 'www', 'state': 'present', 'server_names': ['www.example.com', '*.example.com', 'xn--fiqs8s.example', '192.0.2.1'],
          'certificate': '/etc/ssl/certflow/www/fullchain.pem', 'private_key': '/etc/ssl/certflow/www/privkey.pem', 'chain': '',
@@ -91,18 +88,7 @@ def test_wrong_input_types_fail_the_template():
 
 @pytest.mark.parametrize('filter_name', ['web_site_problems', 'web_path_problems', 'web_setting_problems'])
 def test_doc_file_and_ansible_doc(filter_name):
-    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'plugins', 'filter')
-    with open(os.path.join(folder, filter_name + '.yml')) as handle:
-        doc = yaml.safe_load(handle)
-    assert set(doc) == {'DOCUMENTATION', 'EXAMPLES', 'RETURN'}
-    assert doc['DOCUMENTATION']['name'] == filter_name
-    assert all(isinstance(line, str) for line in doc['DOCUMENTATION']['description'])
-    assert 'certflow.ssl.%s' % filter_name in doc['EXAMPLES']
-    yaml.safe_load(doc['EXAMPLES'])
-    ansible_doc = os.path.join(os.path.dirname(sys.executable), 'ansible-doc')
-    result = subprocess.run([ansible_doc, '-t', 'filter', 'certflow.ssl.' + filter_name], capture_output=True, text=True,
-                            timeout=120, env=dict(os.environ, ANSIBLE_NOCOLOR='1'), check=False)
-    assert result.returncode == 0 and 'ERROR' not in result.stderr, result.stderr
+    check_filter_doc(filter_name)
 
 
 @pytest.mark.parametrize('settings,problem', [
