@@ -61,7 +61,8 @@ def _key_and_csr(run, spec, options):
 def request_certificate(run, spec, options):
     """Hold the certificate's lock for the whole decision, so two runs on one
     store never both create an order for the same name."""
-    return run.for_certificate(spec['name'], lambda: _request(run, spec, options), 'create')
+    with run.certificate(spec['name']) as cert:
+        return cert.result(_request(run, spec, options), 'create')
 
 
 def _request(run, spec, options):
