@@ -8,7 +8,6 @@ __metaclass__ = type
 
 import datetime
 import email.utils
-import ipaddress
 import json
 import os
 import re
@@ -677,47 +676,15 @@ class AcmeProvider(CAProvider):
         return self._ensure_account()
 
     # ---------------------------------------------------------------- orders
-    @staticmethod
-    def _identifiers(spec):
-        identifiers = []
-        for domain in spec.get('domains') or []:
-            value = domain.strip().lower().rstrip('.')
-            entry = {'type': 'dns', 'value': value}
-            if value and entry not in identifiers:
-                identifiers.append(entry)
-        for ip in spec.get('ip_addresses') or []:
-            try:
-                value = ipaddress.ip_address(str(ip).strip()).compressed
-            except ValueError:
-                raise CertflowError('invalid IP address %r' % (ip,))
-            entry = {'type': 'ip', 'value': value}
-            if entry not in identifiers:
-                identifiers.append(entry)
-        return identifiers
-
-    @staticmethod
-    def _check_validation(spec, identifiers):
-        validation = spec.get('validation') or 'http'
-        if validation not in CHALLENGE_TYPES:
-            raise CertflowError("the acme provider validates with 'dns' or 'http', not %r" % validation)
-        wildcards = [i['value'] for i in identifiers if i['value'].startswith('*.')]
-        if wildcards and validation != 'dns':
-            raise CertflowError('wildcard names need dns validation: %s' % ', '.join(wildcards))
-        ips = [i['value'] for i in identifiers if i['type'] == 'ip']
-        if ips and validation == 'dns':
-            raise CertflowError('IP addresses cannot be validated by DNS (RFC 8738), use http validation: %s' % ', '.join(ips))
-        return validation
-
     def holds(self, order):
         return super(AcmeProvider, self).holds(order) and (order.get('provider_data') or {}).get('directory') == self.directory_url
 
-    def create_order(self, spec, csr_pem, submit=True):
-        identifiers = self._identifiers(spec)
-        if not identifiers:
-            raise CertflowError('certificate %s has no domains or IP addresses' % spec.get('name'))
-        validation = self._check_validation(spec, identifiers)
-        order = {'provider': self.name, 'order_id': None, 'status': 'created', 'identifiers': identifiers,
-                 'validation': validation, 'csr': csr_pem, 'challenges': [], 'error': None,
+    def create_order(self, request, csr_pem, submit=True):
+        # The request's names and validation were checked where it was built; left is what ACME offers.
+        if request.validation not in CHALLENGE_TYPES:
+            raise CertflowError("the acme provider validates with 'dns' or 'http', not %r" % request.validation)
+        order = {'provider': self.name, 'order_id': None, 'status': 'created', 'identifiers': [dict(i) for i in request.identifiers],
+                 'validation': request.validation, 'csr': csr_pem, 'challenges': [], 'error': None,
                  'provider_data': {'directory': self.directory_url}}
         if not submit:
             return order
