@@ -51,8 +51,9 @@ def test_csr_and_key_files_are_read_once(tmp_path, monkeypatch):
     monkeypatch.setattr(certificate_request, 'read_file', lambda path, what: reads.append(path) or real_read(path, what))
     request = CertificateRequest({'csr': str(csr_path), 'private_key_src': str(key_path)})
     assert len(parses) == 1
+    assert reads == [str(csr_path)]         # the key only when a new order needs it
+    assert request.key_pem == request.key_pem == key_path.read_text() and request.domains == ['a.example']
     assert reads == [str(csr_path), str(key_path)]
-    assert request.key_pem == key_path.read_text() and request.domains == ['a.example']
 
 
 @pytest.mark.parametrize('options,words', [

@@ -39,10 +39,13 @@ def entries(params):
     return result
 
 
+_NOT_READ = object()
+
+
 class CertificateRequest:
     """One certificate as asked for, built once from its options (single mode
     or one ``certificates:`` entry): its names normalised and checked, its CSR
-    read and parsed, its private key option read, and what the request path
+    read and parsed, its private key option (read once, when needed), and what the request path
     decides with. Every CA provider takes it as it is (see ``_ca/base.py``).
     Raises CertflowError naming the bad input before anything is written or sent."""
 
@@ -50,7 +53,7 @@ class CertificateRequest:
         self.options = options      # the entry's module options: provider settings, proofs, ...
         self.csr_pem = _read_option(options, 'csr_content', 'csr', 'CSR')
         self.csr = _crypto.load_csr(self.csr_pem) if self.csr_pem else None
-        self.key_pem = _read_option(options, 'private_key_content', 'private_key_src', 'private key')
+        self._key_pem = _NOT_READ
         domains = list(options.get('domains') or [])
         ips = list(options.get('ip_addresses') or [])
         if self.csr is not None:
@@ -86,6 +89,15 @@ class CertificateRequest:
         self.force = bool(options.get('force'))
         self.submit = options.get('quick_issue', True) is not False     # quick_issue: false keeps a new order with us
         self.reuse_key = bool(options.get('reuse_key'))
+
+    @property
+    def key_pem(self):
+        """The PEM of the private key option, or None. Read on first use, as
+        only a new order needs it: a certificate that is current, or check
+        mode, does not fail on a key file it would not use."""
+        if self._key_pem is _NOT_READ:
+            self._key_pem = _read_option(self.options, 'private_key_content', 'private_key_src', 'private key')
+        return self._key_pem
 
     def has_identifiers(self, identifiers):
         """Whether an order's (or certificate's) identifiers are the ones asked for, in any order."""
