@@ -11,13 +11,14 @@ __metaclass__ = type
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 
 from ansible.module_utils.common.warnings import warn as module_warning
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline
 from ansible_collections.certflow.ssl.plugins.module_utils._ca import CA_PROVIDERS, ca_provider_class
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
-from ansible_collections.certflow.ssl.plugins.module_utils._ops.diff import recorded
+from ansible_collections.certflow.ssl.plugins.module_utils._ops import diff as _diff
 from ansible_collections.certflow.ssl.plugins.module_utils._dns import DNS_PROVIDERS, dns_provider_class
 from ansible_collections.certflow.ssl.plugins.module_utils._store import Store, default_store_dir
 
@@ -31,7 +32,7 @@ class Run:
         self.params = params
         self.check_mode = check_mode
         self.diff = diff
-        self.diffs = []         # diff mode: one before/after per certificate changed (see _diff.py)
+        self.diffs = []         # diff mode: one before/after per certificate changed (see _ops/diff.py)
         self.timeout = float(params.get('timeout') or 600)
         self.deadline = Deadline(self.timeout)
         self.store = Store(params.get('store_dir') or default_store_dir())
@@ -45,40 +46,43 @@ class Run:
                                warn=self.warn, shared=self._shared)
 
     # Providers are per thread and a thread works on one certificate at a time, so what
-    # they say while ``for_certificate`` runs belongs to that certificate.
-    def _notes(self):
-        return getattr(self._local, 'notes', None)
+    # they say inside ``certificate(name)`` belongs to that certificate.
+    def _current(self):
+        return getattr(self._local, 'certificate', None)
 
     def log(self, msg):
-        notes = self._notes()
-        if notes is not None and msg not in notes['messages']:
-            notes['messages'].append(msg)
+        current = self._current()
+        if current is not None and msg not in current.messages:
+            current.messages.append(msg)
 
     def warn(self, msg):
-        notes = self._notes()
-        if notes is not None:
-            if msg in notes['warnings']:
+        current = self._current()
+        if current is not None:
+            if msg in current.warnings:
                 return
-            notes['warnings'].append(msg)
-            module_warning('%s: %s' % (notes['name'], msg))
+            current.warnings.append(msg)
+            module_warning('%s: %s' % (current.name, msg))
         else:
             module_warning(msg)
 
-    def _noted(self, name, work):
-        self._local.notes = notes = {'name': name, 'messages': [], 'warnings': []}
-        try:
-            result = work()
-        except CertflowError as exc:
-            # The warnings are module warnings already; a failure keeps the rest of the story.
-            if notes['messages']:
-                exc.details.setdefault('messages', notes['messages'])
-            raise
-        finally:
-            self._local.notes = None
-        for key in ('messages', 'warnings'):
-            if notes[key]:
-                result[key] = notes[key]
-        return result
+    @contextmanager
+    def certificate(self, name):
+        """The work on one certificate: ``with run.certificate(name) as cert: ...
+        return cert.result(entry, would)``. Holds its lock (the store entry is
+        shared with other runs; check mode only reads and takes none), collects
+        what is logged and warned for it and, in diff mode, notes its store state."""
+        lock = nullcontext() if self.check_mode else self.store.lock(name, timeout=self.deadline.remaining() or 1.0)
+        with lock:
+            self._local.certificate = current = CertificateWork(self, name)
+            try:
+                yield current
+            except CertflowError as exc:
+                # The warnings are module warnings already; a failure keeps the rest of the story.
+                if current.messages:
+                    exc.details.setdefault('messages', current.messages)
+                raise
+            finally:
+                self._local.certificate = None
 
     def _cached(self, registry, load_class, kind, name, options):
         if name not in registry:
@@ -106,17 +110,6 @@ class Run:
                 self._all.append(instance)
         return cache[key]
 
-    def for_certificate(self, name, work, would, predicted_status=None):
-        """``work()`` for one certificate, holding its lock (the store entry is shared with
-        other runs; check mode only reads and takes none), its store state noted for diff mode."""
-        def noted():
-            return self._noted(name, lambda: recorded(self, name, work, would, predicted_status))
-
-        if self.check_mode:
-            return noted()
-        with self.store.lock(name, timeout=self.deadline.remaining() or 1.0):
-            return noted()
-
     def add_diff(self, entry):
         with self._guard:
             self.diffs.append(entry)
@@ -134,6 +127,33 @@ class Run:
                 instance.close()
             except Exception:  # noqa: BLE001 - closing must not hide the real result
                 pass
+
+
+class CertificateWork:
+    """What ``Run.certificate`` notes for one certificate while its work runs."""
+
+    def __init__(self, run, name):
+        self.run = run
+        self.name = name
+        self.messages = []
+        self.warnings = []
+        self._before = _diff.store_state(run.store, name) if run.diff else None
+
+    def result(self, entry, would, predicted_status=None):
+        """The certificate's result ``entry`` with its messages and warnings and,
+        when it changed something in diff mode, its store diff noted in the run
+        (check mode: what it ``would`` do, as ``predicted_status``)."""
+        if self._before is not None and entry.get('changed'):
+            if self.run.check_mode:
+                after = _diff.predicted_state(self._before, predicted_status or entry.get('status'), entry.get('action') or would)
+            else:
+                after = _diff.store_state(self.run.store, self.name)
+            self.run.add_diff(_diff.entry(self.run.store, self.name, self._before, after))
+        for key in ('messages', 'warnings'):
+            notes = getattr(self, key)
+            if notes:
+                entry[key] = notes
+        return entry
 
 
 def run_batch(run, items, work, concurrency):

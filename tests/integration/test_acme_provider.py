@@ -17,6 +17,7 @@ from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import jws a
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.provider import AcmeProvider
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline, wait_until
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.certificate_request import CertificateRequest
 from ansible_collections.certflow.ssl.plugins.module_utils._store import Store
 from tests.lib import services as service_lib
 
@@ -81,8 +82,8 @@ def issue(provider, services, domains=(), ips=(), validation='http', key_type='e
     """The workflow in miniature: create_order -> proofs -> ready -> poll loop -> fetch."""
     key = _crypto.generate_private_key(key_type)
     csr = _crypto.build_csr(key, list(domains), list(ips))
-    spec = {'name': 'test', 'domains': list(domains), 'ip_addresses': list(ips), 'validation': validation}
-    order = provider.create_order(spec, csr)
+    order = provider.create_order(CertificateRequest({'name': 'test', 'domains': list(domains), 'ip_addresses': list(ips),
+                                                      'validation': validation}), csr)
     assert order['status'] in ('pending_validation', 'processing')
     proofs = Proofs(services)
     try:
@@ -199,16 +200,16 @@ def test_ip_identifier_by_http01(services, provider):
     assert_good_certificate(services, result, key, ips=['127.0.0.1'])
 
 
-def test_wildcard_with_http_is_refused_without_network(services, provider):
-    with pytest.raises(CertflowError, match='wildcard names need dns validation'):
-        provider.create_order({'name': 'w', 'domains': ['*.' + unique('w')], 'validation': 'http'}, 'unused')
+def test_email_validation_is_refused_without_network(services, provider):
+    with pytest.raises(CertflowError, match="validates with 'dns' or 'http', not 'email'"):
+        provider.create_order(CertificateRequest({'name': 'w', 'domains': [unique('w')], 'validation': 'email'}), 'unused')
     assert provider.client.request_count == 0
 
 
 def test_failed_validation_explains_itself(services, provider):
     name = unique('fail')
     key = _crypto.generate_private_key('ec256')
-    order = provider.create_order({'name': 'f', 'domains': [name], 'validation': 'http'}, _crypto.build_csr(key, [name]))
+    order = provider.create_order(CertificateRequest({'name': 'f', 'domains': [name], 'validation': 'http'}), _crypto.build_csr(key, [name]))
     for challenge in order['challenges']:
         provider.ready(order, challenge)         # no file in the webroot: Pebble gets a 404
     assert order['status'] == 'pending_validation'
@@ -225,7 +226,7 @@ def test_failed_validation_explains_itself(services, provider):
 def test_cancel_deactivates_pending_authorizations(services, provider):
     name = unique('cancel')
     key = _crypto.generate_private_key('ec256')
-    order = provider.create_order({'name': 'c', 'domains': [name], 'validation': 'dns'}, _crypto.build_csr(key, [name]))
+    order = provider.create_order(CertificateRequest({'name': 'c', 'domains': [name], 'validation': 'dns'}), _crypto.build_csr(key, [name]))
     assert provider.cancel(order) is True
     assert order['status'] == 'cancelled'
     assert [c['status'] for c in provider.challenges(order)] == ['invalid']
@@ -345,7 +346,7 @@ def test_reused_authorization_and_stale_ready(services, pebble_alternate, tmp_pa
         acme.ready(first, stale)            # told twice (e.g. a re-run): the CA's refusal is absorbed
         # This Pebble reuses the valid authorization: nothing to prove, the order is ready at once.
         key = _crypto.generate_private_key('ec256')
-        order = acme.create_order({'name': 'r', 'domains': [name], 'validation': 'dns'}, _crypto.build_csr(key, [name]))
+        order = acme.create_order(CertificateRequest({'name': 'r', 'domains': [name], 'validation': 'dns'}), _crypto.build_csr(key, [name]))
         (challenge,) = order['challenges']
         assert challenge['status'] == 'valid'
         assert challenge['type'] == 'dns-01' and challenge['record_value'] is None     # nothing to publish

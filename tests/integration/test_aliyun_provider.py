@@ -16,6 +16,7 @@ from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.aliyun import AliyunProvider
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import STATUSES, ProviderContext
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline, wait_until
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.certificate_request import CertificateRequest
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.alidns import AlidnsProvider
 from tests.emulator.aliyun_emulator import AliyunEmulator
 
@@ -58,12 +59,11 @@ def unique(label, zone='certflow.test'):
 
 
 def make_spec(domains, validation='dns', product=None, **extra):
-    spec = {'name': domains[0].split('.')[0], 'domains': list(domains), 'domains_unicode': list(domains), 'ip_addresses': [],
-            'validation': validation, 'product': product, 'contact': {'name': 'Ops', 'email': 'ops@certflow.test',
-                                                                      'phone': '+86-10-0000'},
-            'company': {}, 'key_type': 'ec256'}
-    spec.update(extra)
-    return spec
+    options = {'name': domains[0].split('.')[0].replace('*', 'wild'), 'domains': list(domains), 'validation': validation,
+               'product': product, 'contact': {'name': 'Ops', 'email': 'ops@certflow.test', 'phone': '+86-10-0000'},
+               'company': {}, 'key_type': 'ec256'}
+    options.update(extra)
+    return CertificateRequest(options)
 
 
 def new_csr(domains):
@@ -226,10 +226,13 @@ def test_dv_file_through_nginx(ca, emulator, services):
     assert_issued_for(emulator, ca.fetch(order), key, domains)
 
 
-def test_file_validation_refuses_wildcards(ca):
+def test_file_validation_refuses_wildcards(ca, emulator):
+    # Refused where the request is built, before Alibaba Cloud hears of it.
+    calls = len(emulator.calls)
     with pytest.raises(CertflowError) as caught:
         ca.create_order(make_spec(['*.%s' % unique('wild')], validation='http'), None)
-    assert 'only be validated with dns' in caught.value.msg
+    assert 'need dns validation, not http' in caught.value.msg
+    assert emulator.calls[calls:] == []
 
 
 def test_wildcard_by_dns(ca, alidns, emulator):

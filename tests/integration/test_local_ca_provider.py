@@ -12,6 +12,7 @@ import pytest
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.local.provider import LocalCAProvider
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.certificate_request import CertificateRequest
 
 FAILING_TIMEOUT = 2.0
 
@@ -31,9 +32,7 @@ def _unique(services, label):
 def _order(provider, domains, validation):
     key = _crypto.generate_private_key('ec256')
     csr = _crypto.build_csr(key, domains)
-    spec = {'name': domains[0], 'domains': domains, 'domains_unicode': domains, 'ip_addresses': [],
-            'identifiers': [{'type': 'dns', 'value': d} for d in domains], 'validation': validation}
-    return key, provider.create_order(spec, csr)
+    return key, provider.create_order(CertificateRequest({'name': domains[0], 'domains': domains, 'validation': validation}), csr)
 
 
 def _write_file(webroot, file_path, content):
@@ -98,7 +97,8 @@ def test_missing_txt_fails_with_clear_timeout_message(services, make_provider):
     assert challenge['record_name'] in message
     assert 'not visible on %s' % services.bind.nameserver in message
     # A failed order stays failed; the next run starts a new one.
-    assert provider.find_order({'identifiers': order['identifiers'], 'validation': 'dns'}) is None
+    assert provider.find_order(CertificateRequest({'name': order['provider_data']['name'], 'validation': 'dns',
+                                                   'domains': [i['value'] for i in order['identifiers']]})) is None
 
 
 def test_http_validation_issues(services, make_provider):

@@ -24,6 +24,7 @@ from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import order
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.provider import AcmeProvider
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.certificate_request import CertificateRequest
 
 BASE = 'https://ca.test'
 DIRECTORY = BASE + '/dir'
@@ -128,7 +129,7 @@ def problem(ptype, detail, status=400, **headers):
     return status, headers, {'type': acme_errors.ERROR_NS + ptype, 'detail': detail}
 
 
-SPEC = {'name': 'www', 'domains': ['www.example.test'], 'ip_addresses': [], 'validation': 'http'}
+SPEC = CertificateRequest({'name': 'www', 'domains': ['www.example.test'], 'validation': 'http'})
 
 
 # --------------------------------------------------------------- pure helpers
@@ -296,15 +297,27 @@ def test_quota_and_find_order_make_no_request(fake):
     assert fake.calls == []
 
 
-def test_wildcard_with_http_is_refused_before_any_request(fake):
+def test_validation_acme_does_not_offer_is_refused_before_any_request(fake):
     provider = make_provider(fake)
-    with pytest.raises(CertflowError, match='wildcard names need dns validation'):
-        provider.create_order(dict(SPEC, domains=['*.example.test']), 'csr')
-    with pytest.raises(CertflowError, match='IP addresses cannot be validated by DNS'):
-        provider.create_order(dict(SPEC, domains=[], ip_addresses=['192.0.2.1'], validation='dns'), 'csr')
-    with pytest.raises(CertflowError, match="'dns' or 'http'"):
-        provider.create_order(dict(SPEC, validation='email'), 'csr')
+    with pytest.raises(CertflowError, match="the acme provider validates with 'dns' or 'http', not 'email'"):
+        provider.create_order(CertificateRequest({'name': 'www', 'domains': ['www.example.test'], 'validation': 'email'}), 'csr')
     assert fake.calls == []
+
+
+def test_the_order_takes_the_request_unchanged(fake):
+    """The request's identifiers (normalised where it was built) are the order's,
+    and they are what newOrder is sent: the provider does not normalise again."""
+    request = CertificateRequest({'name': 'www', 'domains': ['WWW.Example.TEST.', 'bücher.example.test'], 'validation': 'http'})
+    identifiers = [dict(i) for i in request.identifiers]
+    sent = []
+    fake.handlers['/new-order'] = lambda r, p, b: sent.append(b) or (201, {'Location': BASE + '/order/1'}, {
+        'status': 'pending', 'identifiers': b['identifiers'], 'authorizations': [], 'finalize': BASE + '/order/1/finalize'})
+    order = make_provider(fake).create_order(request, 'csr')
+    assert order['identifiers'] == identifiers == [{'type': 'dns', 'value': 'www.example.test'},
+                                                   {'type': 'dns', 'value': 'xn--bcher-kva.example.test'}]
+    assert order['validation'] == 'http'
+    assert request.identifiers == identifiers
+    assert [payload['identifiers'] for payload in sent] == [identifiers]
 
 
 def test_no_key_and_no_store(fake):
@@ -390,7 +403,7 @@ def test_http01_for_an_ipv6_address_uses_brackets(fake):
         'status': 'pending', 'identifier': {'type': 'ip', 'value': '2001:db8::1'},
         'challenges': [{'type': 'http-01', 'url': BASE + '/chall/1', 'token': 'tok_-1', 'status': 'pending'}]})
     provider = make_provider(fake)
-    order = provider.create_order(dict(SPEC, domains=[], ip_addresses=['2001:0db8:0:0::1']), 'csr')
+    order = provider.create_order(CertificateRequest({'name': 'www', 'ip_addresses': ['2001:0db8:0:0::1'], 'validation': 'http'}), 'csr')
     assert order['identifiers'] == [{'type': 'ip', 'value': '2001:db8::1'}]
     (challenge,) = order['challenges']
     assert challenge['url'] == 'http://[2001:db8::1]/.well-known/acme-challenge/tok_-1'

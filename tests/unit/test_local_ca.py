@@ -18,6 +18,7 @@ from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.local.provider import LocalCAProvider
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.certificate_request import CertificateRequest
 
 
 class _Store:
@@ -33,9 +34,7 @@ def provider_for(path, store=None, timeout=30.0, **settings):
 
 
 def make_spec(domains=(), ips=(), validation='none', name='www'):
-    return {'name': name, 'domains': list(domains), 'domains_unicode': list(domains), 'ip_addresses': list(ips),
-            'identifiers': [{'type': 'dns', 'value': d} for d in domains] + [{'type': 'ip', 'value': i} for i in ips],
-            'validation': validation, 'product': None, 'contact': {}, 'company': {}, 'key_type': 'ec256'}
+    return CertificateRequest({'name': name, 'domains': list(domains), 'ip_addresses': list(ips), 'validation': validation})
 
 
 def make_csr(domains=(), ips=(), key_type='ec256'):
@@ -166,21 +165,22 @@ def test_bad_settings_are_named(ca_path):
 
 # ------------------------------------------------------------- input checks
 
-def test_csr_must_match_the_names(ca_path):
-    _key, csr = make_csr(['other.internal'])
-    with pytest.raises(CertflowError, match='CSR names'):
-        provider_for(ca_path).create_order(make_spec(['app.internal']), csr)
+def test_validation_the_local_ca_does_not_offer(ca_path):
+    _key, csr = make_csr(['a.example'])
+    with pytest.raises(CertflowError, match="the local CA validates with dns, http, none, not 'email'"):
+        provider_for(ca_path).create_order(make_spec(['a.example'], validation='email'), csr)
 
 
-@pytest.mark.parametrize('domains, ips, validation, message', [
-    (['a.example'], ['192.0.2.1'], 'dns', 'cannot validate IP'),
-    (['*.example.test'], [], 'http', 'wildcard'),
-    (['a.example'], [], 'email', 'not \'email\''),
-])
-def test_unsupported_validation_combinations(ca_path, domains, ips, validation, message):
-    _key, csr = make_csr(domains, ips)
-    with pytest.raises(CertflowError, match=message):
-        provider_for(ca_path).create_order(make_spec(domains, ips, validation), csr)
+def test_the_order_takes_the_request_unchanged(ca_path):
+    request = make_spec(['App.Internal.', 'db.internal'], ['10.0.0.5', '2001:DB8::0:1'], validation='http')
+    identifiers = [dict(i) for i in request.identifiers]
+    _key, csr = make_csr(request.domains, request.ip_addresses)
+    order = provider_for(ca_path).create_order(request, csr)
+    assert order['identifiers'] == identifiers == [
+        {'type': 'dns', 'value': 'app.internal'}, {'type': 'dns', 'value': 'db.internal'},
+        {'type': 'ip', 'value': '10.0.0.5'}, {'type': 'ip', 'value': '2001:db8::1'}]
+    assert order['validation'] == 'http' and order['provider_data']['name'] == 'www'
+    assert request.identifiers == identifiers
 
 
 def test_weak_rsa_key_is_refused(ca_path):
@@ -326,7 +326,7 @@ def test_second_instance_resumes_pending_and_issued_orders(ca_path):
     assert found['order_id'] == pending['order_id']
     assert found['challenges'] == pending['challenges']
     assert second.poll(found) == ('pending_validation', None)
-    assert second.find_order(dict(spec, validation='http')) is None
+    assert second.find_order(make_spec(['resume.example.test'], validation='http')) is None
     assert second.find_order(make_spec(['other.example.test'], validation='dns')) is None
 
     order, issued = issue(first, ['done.internal'])

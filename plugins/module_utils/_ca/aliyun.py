@@ -159,20 +159,12 @@ class AliyunProvider(CAProvider):
         return self.client.call(action, dict((k, v) for k, v in (params or {}).items() if v not in (None, '')),
                                 idempotent=idempotent)
 
-    def _product(self, spec):
-        return (spec or {}).get('product') or self.settings.get('product') or None
+    def _product(self, request):
+        return request.product or self.settings.get('product') or None
 
     @staticmethod
-    def _names(spec):
-        names = list(spec.get('domains') or []) + list(spec.get('ip_addresses') or [])
-        if not names:
-            raise CertflowError('aliyun: certificate %s has no domain names or IP addresses' % spec.get('name', '?'))
-        return names
-
-    @staticmethod
-    def _identifiers(names, spec):
-        ips = set(spec.get('ip_addresses') or [])
-        return [{'type': 'ip' if name in ips else 'dns', 'value': name} for name in names]
+    def _names(request):
+        return [identifier['value'] for identifier in request.identifiers]
 
     @staticmethod
     def _order_number(order):
@@ -197,21 +189,20 @@ class AliyunProvider(CAProvider):
 
     # -- creating ---------------------------------------------------------
 
-    def _request_data(self, spec, names):
+    def _request_data(self, request, product):
         """What CreateCertificateForPackageRequest needs besides Domain and Csr
-        (kept in provider_data so a 'created' order can be submitted later)."""
-        validation = spec.get('validation') or 'dns'
+        (kept in provider_data so a 'created' order can be submitted later).
+        The request's names and validation were checked where it was built;
+        left is what Alibaba Cloud offers for the product."""
+        validation = request.validation
         if validation not in VALIDATE_TYPES:
             raise CertflowError("aliyun: validation '%s' is not offered by Alibaba Cloud; use dns, http or email (OV/EV)" % validation)
-        product = self._product(spec)
         organization = is_organization_product(product)
         if validation == 'email' and not organization:
             raise CertflowError("aliyun: validation 'email' is for OV/EV products; product %s is domain-validated: use dns or http"
                                 % (product or DEFAULT_PRODUCT))
-        if validation == 'http' and any(name.startswith('*.') for name in names):
-            raise CertflowError('aliyun: wildcard names (%s) can only be validated with dns' % ', '.join(names))
-        contact = spec.get('contact') or {}
-        company = spec.get('company') or {}
+        contact = request.contact
+        company = request.company
         data = {'product': product, 'validate_type': VALIDATE_TYPES[validation], 'username': contact.get('name'),
                 'email': contact.get('email'), 'phone': contact.get('phone'),
                 'company_name': company.get('name') if organization else None}
@@ -219,18 +210,16 @@ class AliyunProvider(CAProvider):
             self._warn('aliyun: no company name given for %s; Alibaba Cloud uses the latest company profile of the account' % product)
         return data
 
-    def _new_order(self, spec, csr_pem, names, validation, data):
+    def _new_order(self, request, csr_pem, data):
         return {
-            'provider': self.name, 'order_id': None, 'status': 'created', 'identifiers': self._identifiers(names, spec),
-            'validation': validation, 'csr': csr_pem, 'challenges': [], 'error': None,
+            'provider': self.name, 'order_id': None, 'status': 'created', 'identifiers': [dict(i) for i in request.identifiers],
+            'validation': request.validation, 'csr': csr_pem, 'challenges': [], 'error': None,
             'provider_data': dict(data, order_id=None, submitted=False, cert_id=None, ca_generated_key=not csr_pem,
                                   renewed_from=None),
         }
 
-    def create_order(self, spec, csr_pem, submit=True):
-        names = self._names(spec)
-        validation = spec.get('validation') or 'dns'
-        order = self._new_order(spec, csr_pem, names, validation, self._request_data(spec, names))
+    def create_order(self, request, csr_pem, submit=True):
+        order = self._new_order(request, csr_pem, self._request_data(request, self._product(request)))
         if submit:
             self.submit(order)
         return order
@@ -291,10 +280,10 @@ class AliyunProvider(CAProvider):
     def _item_names(item):
         return set(name.strip().lower() for name in (item.get('Domain') or item.get('Sans') or '').split(',') if name.strip())
 
-    def find_order(self, spec, exclude=()):
-        names = self._names(spec)
+    def find_order(self, request, exclude=()):
+        names = self._names(request)
         wanted = set(name.lower() for name in names)
-        product = self._product(spec) or DEFAULT_PRODUCT
+        product = self._product(request) or DEFAULT_PRODUCT
         excluded = excluded_ids(exclude)
         candidates = []
         for item in self._list_orders(names[0]):
@@ -311,9 +300,7 @@ class AliyunProvider(CAProvider):
         candidates.sort(key=lambda item: (item['Status'] == 'CHECKING', int(item.get('CertEndTime') or 0), int(item['OrderId'])),
                         reverse=True)
         item = candidates[0]
-        validation = spec.get('validation') or 'dns'
-        data = self._request_data(dict(spec, product=item.get('ProductCode') or product), names)
-        order = self._new_order(spec, None, names, validation, data)
+        order = self._new_order(request, None, self._request_data(request, item.get('ProductCode') or product))
         order['provider_data']['ca_generated_key'] = None       # unknown: fetch returns a key only if the CA made one
         self._mark_submitted(order, {'OrderId': item['OrderId']})
         self.poll(order)
@@ -423,11 +410,8 @@ class AliyunProvider(CAProvider):
         return {'cert': blocks[0], 'chain': ''.join(blocks[1:]), 'fullchain': ''.join(blocks),
                 'key': key + '\n' if key else None}
 
-    def renew(self, order, spec, csr_pem, submit=True):
-        names = self._names(spec)
-        validation = spec.get('validation') or order.get('validation') or 'dns'
-        data = self._request_data(dict(spec, validation=validation), names)
-        new_order = self._new_order(spec, csr_pem, names, validation, data)
+    def renew(self, order, request, csr_pem, submit=True):
+        new_order = self._new_order(request, csr_pem, self._request_data(request, self._product(request)))
         new_order['provider_data']['renewed_from'] = self._order_number(order)
         if submit:
             self.submit(new_order)

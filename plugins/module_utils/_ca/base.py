@@ -9,12 +9,18 @@ to a provider's wire format.
 Data shapes (plain dicts so that they serialise straight into ``order.json``;
 nothing secret is ever put into them):
 
-spec -- one certificate as the user asked for it, normalised::
+request -- one certificate as the user asked for it: an
+``_ops.certificate_request.CertificateRequest``, built (normalised and
+checked) once where the options are read. Providers take it as it is and
+read its attributes; they never normalise the names again::
 
-    {'name': 'www', 'domains': ['xn--bcher-kva.example', ...],   # ASCII (A-labels)
-     'domains_unicode': ['bücher.example', ...],
-     'ip_addresses': ['192.0.2.1'], 'validation': 'dns'|'http'|'email'|'none',
-     'product': None, 'contact': {...}, 'company': {...}, 'key_type': 'ec256'}
+    request.name = 'www'
+    request.domains = ['xn--bcher-kva.example', ...]      # ASCII (A-labels)
+    request.domains_unicode = ['bücher.example', ...]
+    request.ip_addresses = ['192.0.2.1']
+    request.identifiers = [{'type': 'dns'|'ip', 'value': '...'}]   # the order's identifiers
+    request.validation = 'dns'|'http'|'email'|'none'
+    request.product, request.contact, request.company, request.key_type
 
 order -- what a CA knows about one request::
 
@@ -100,7 +106,7 @@ class CAProvider:
         provider, ACME directory or local CA), so that it can be resumed here."""
         return order.get('provider') == self.name
 
-    def find_order(self, spec, exclude=()):
+    def find_order(self, request, exclude=()):
         """An existing pending or issued order for the same names, or None.
         ``exclude``: order ids other store entries hold, never to be taken
         over (one order, one key: sharing it gives one entry a certificate
@@ -109,9 +115,10 @@ class CAProvider:
         found (see ``excluded_ids``)."""
         return None
 
-    def create_order(self, spec, csr_pem, submit=True):
-        """Create (and, when ``submit``, submit) an order; return an order dict
-        with status ``created`` or ``pending_validation`` and its challenges."""
+    def create_order(self, request, csr_pem, submit=True):
+        """Create (and, when ``submit``, submit) an order for ``request``; return an
+        order dict (its identifiers and validation the request's) with status
+        ``created`` or ``pending_validation`` and its challenges."""
         raise NotImplementedError
 
     def submit(self, order):
@@ -137,10 +144,10 @@ class CAProvider:
         """Return {'cert': PEM, 'chain': PEM, 'fullchain': PEM, 'key': PEM or None}."""
         raise NotImplementedError
 
-    def renew(self, order, spec, csr_pem, submit=True):
+    def renew(self, order, request, csr_pem, submit=True):
         """Start the renewal of an issued order; return the new order (``created``,
         kept with us, when not ``submit``: quick_issue false holds for renewals too)."""
-        return self.create_order(spec, csr_pem, submit=submit)
+        return self.create_order(request, csr_pem, submit=submit)
 
     def cancel(self, order):
         """Cancel a pending order. Return True when something changed."""

@@ -10,9 +10,8 @@ __metaclass__ = type
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 from ansible_collections.certflow.ssl.plugins.module_utils._ops.request import request_certificate
 from ansible_collections.certflow.ssl.plugins.module_utils._run import Run, run_batch
-from ansible_collections.certflow.ssl.plugins.module_utils._ops.certificate_request import build_spec, entries
-from ansible_collections.certflow.ssl.plugins.module_utils._store import check_name, name_for_domain
-from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.certificate_request import CertificateRequest, certificate_name, entries, store_name
+from ansible_collections.certflow.ssl.plugins.module_utils._store import check_name
 from ansible_collections.certflow.ssl.plugins.module_utils._ops.validate import validate_certificate
 
 
@@ -36,7 +35,7 @@ def _execute(params, check_mode, diff, work):
     try:
         items = []
         for index, options in enumerate(entries(params)):
-            items.append({'options': options, 'fallback': {'name': _store_name(options) or 'certificates[%d]' % index}})
+            items.append({'options': options, 'fallback': {'name': store_name(options) or 'certificates[%d]' % index}})
         single = not params.get('certificates')
         if single:
             # In single mode an error is the task's error, with nothing to merge.
@@ -46,25 +45,8 @@ def _execute(params, check_mode, diff, work):
         run.close()
 
 
-def _store_name(options):
-    """The store name an entry's certificate has (as build_spec derives it), or
-    None when its names are too broken to say: a failed batch entry is
-    labelled with the name the user finds in the store, not as it was typed."""
-    if options.get('name'):
-        return options['name']
-    try:
-        if options.get('domains'):
-            return name_for_domain(_crypto.normalize_domain(options['domains'][0])[0])
-        if options.get('ip_addresses'):
-            return name_for_domain(_crypto.normalize_ip(options['ip_addresses'][0]))
-    except CertflowError:
-        pass
-    return None
-
-
 def _request_one(run, options):
-    spec = build_spec(options)
-    return request_certificate(run, spec, options)
+    return request_certificate(run, CertificateRequest(options))
 
 
 def _validate_one(run, options):
@@ -72,7 +54,7 @@ def _validate_one(run, options):
     if not name and options.get('order_id'):
         name = run.store.name_of_order(options['order_id'])
     if not name and options.get('domains'):
-        name = _store_name(options) or name_for_domain(_crypto.normalize_domain(options['domains'][0])[0])
+        name = certificate_name({'domains': options['domains']})
     if not name:
         raise CertflowError('name, domains or order_id is required to validate a certificate')
     check_name(name)

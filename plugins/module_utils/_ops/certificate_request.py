@@ -2,8 +2,8 @@
 # Copyright (c) certflow.ssl contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Turns module options (single mode or one ``certificates:`` entry merged
-over the top-level defaults) into the normalised certificate spec that
-providers and the workflow use."""
+over the top-level defaults) into the one CertificateRequest that the
+request path and the CA providers use."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -39,69 +39,103 @@ def entries(params):
     return result
 
 
-def load_csr_option(options):
-    if options.get('csr_content'):
-        return options['csr_content']
-    if options.get('csr'):
-        return read_file(options['csr'], 'CSR')
-    return None
+_NOT_READ = object()
 
 
-def load_key_option(options):
-    if options.get('private_key_content'):
-        return options['private_key_content']
-    if options.get('private_key_src'):
-        return read_file(options['private_key_src'], 'private key')
-    return None
+class CertificateRequest:
+    """One certificate as asked for, built once from its options (single mode
+    or one ``certificates:`` entry): its names normalised and checked, its CSR
+    read and parsed, its private key option (read once, when needed), and what the request path
+    decides with. Every CA provider takes it as it is (see ``_ca/base.py``).
+    Raises CertflowError naming the bad input before anything is written or sent."""
 
-
-def build_spec(options):
-    """Validate and normalise one certificate's options. Raises CertflowError
-    naming the bad input before anything is written or sent."""
-    csr_pem = load_csr_option(options)
-    domains = list(options.get('domains') or [])
-    ips = list(options.get('ip_addresses') or [])
-    if csr_pem:
-        csr = _crypto.load_csr(csr_pem)
-        csr_domains, csr_ips = _crypto.csr_identifiers(csr)
-        if not domains and not ips:
-            domains, ips = list(csr_domains), list(csr_ips)
-    ascii_domains, unicode_domains = _crypto.normalize_domains(domains) if domains else ([], [])
-    ip_addresses = []
-    for ip in ips:
-        normalized = _crypto.normalize_ip(ip)
-        if normalized not in ip_addresses:
-            ip_addresses.append(normalized)
-    if not ascii_domains and not ip_addresses:
-        raise CertflowError('no names given: set domains (or ip_addresses, or a csr)')
-    if csr_pem:
-        csr_domains, csr_ips = _crypto.csr_identifiers(_crypto.load_csr(csr_pem))
-        if sorted(csr_domains) != sorted(ascii_domains) or sorted(csr_ips) != sorted(ip_addresses):
+    def __init__(self, options):
+        self.options = options      # the entry's module options: provider settings, proofs, ...
+        self.csr_pem = _read_option(options, 'csr_content', 'csr', 'CSR')
+        self.csr = _crypto.load_csr(self.csr_pem) if self.csr_pem else None
+        self._key_pem = _NOT_READ
+        domains = list(options.get('domains') or [])
+        ips = list(options.get('ip_addresses') or [])
+        if self.csr is not None:
+            csr_domains, csr_ips = _crypto.csr_identifiers(self.csr)
+            if not domains and not ips:
+                domains, ips = list(csr_domains), list(csr_ips)
+        self.domains, self.domains_unicode = _crypto.normalize_domains(domains) if domains else ([], [])
+        self.ip_addresses = []
+        for ip in ips:
+            normalized = _crypto.normalize_ip(ip)
+            if normalized not in self.ip_addresses:
+                self.ip_addresses.append(normalized)
+        if not self.domains and not self.ip_addresses:
+            raise CertflowError('no names given: set domains (or ip_addresses, or a csr)')
+        if self.csr is not None and (sorted(csr_domains) != sorted(self.domains) or sorted(csr_ips) != sorted(self.ip_addresses)):
             raise CertflowError('the CSR names (%s) differ from domains/ip_addresses (%s)' % (
-                ', '.join(list(csr_domains) + list(csr_ips)), ', '.join(ascii_domains + ip_addresses)))
-    validation = options.get('validation') or 'dns'
-    wildcards = [d for d in ascii_domains if d.startswith('*.')]
-    if wildcards and validation == 'http':
-        raise CertflowError('wildcard name(s) %s need dns validation, not http' % ', '.join(wildcards))
-    if ip_addresses and validation == 'dns':
-        raise CertflowError('IP address(es) %s cannot be validated by dns; use validation: http' % ', '.join(ip_addresses))
-    name = options.get('name') or name_for_domain((ascii_domains or ip_addresses)[0])
-    check_name(name)
-    return {
-        'name': name,
-        'domains': ascii_domains,
-        'domains_unicode': unicode_domains,
-        'ip_addresses': ip_addresses,
-        'identifiers': [{'type': 'dns', 'value': d} for d in ascii_domains] + [{'type': 'ip', 'value': i} for i in ip_addresses],
-        'validation': validation,
-        'key_type': options.get('key_type') or 'ec256',
-        'product': options.get('product'),
-        'contact': options.get('contact') or {},
-        'company': options.get('company') or {},
-    }
+                ', '.join(list(csr_domains) + list(csr_ips)), ', '.join(self.domains + self.ip_addresses)))
+        self.validation = options.get('validation') or 'dns'
+        wildcards = [d for d in self.domains if d.startswith('*.')]
+        if wildcards and self.validation == 'http':
+            raise CertflowError('wildcard name(s) %s need dns validation, not http' % ', '.join(wildcards))
+        if self.ip_addresses and self.validation == 'dns':
+            raise CertflowError('IP address(es) %s cannot be validated by dns; use validation: http' % ', '.join(self.ip_addresses))
+        self.name = certificate_name({'name': options.get('name'), 'domains': self.domains, 'ip_addresses': self.ip_addresses})
+        check_name(self.name)
+        self.identifiers = [{'type': 'dns', 'value': d} for d in self.domains] + [{'type': 'ip', 'value': i} for i in self.ip_addresses]
+        self.key_type = options.get('key_type') or 'ec256'
+        self.product = options.get('product')
+        self.contact = options.get('contact') or {}
+        self.company = options.get('company') or {}
+        renew_before_days = options.get('renew_before_days')
+        self.renew_before_days = 30 if renew_before_days is None else renew_before_days
+        self.force = bool(options.get('force'))
+        self.submit = options.get('quick_issue', True) is not False     # quick_issue: false keeps a new order with us
+        self.reuse_key = bool(options.get('reuse_key'))
+
+    @property
+    def key_pem(self):
+        """The PEM of the private key option, or None. Read on first use, as
+        only a new order needs it: a certificate that is current, or check
+        mode, does not fail on a key file it would not use."""
+        if self._key_pem is _NOT_READ:
+            self._key_pem = _read_option(self.options, 'private_key_content', 'private_key_src', 'private key')
+        return self._key_pem
+
+    def has_identifiers(self, identifiers):
+        """Whether an order's (or certificate's) identifiers are the ones asked for, in any order."""
+        return sorted((i['type'], i['value']) for i in identifiers) == sorted((i['type'], i['value']) for i in self.identifiers)
+
+    def entry_fields(self):
+        """The names a result entry shows (see results.certificate_entry)."""
+        return {'name': self.name, 'domains': self.domains, 'domains_unicode': self.domains_unicode,
+                'ip_addresses': self.ip_addresses}
 
 
-def same_identifiers(order_or_cert_identifiers, spec):
-    def key(identifiers):
-        return sorted((i['type'], i['value']) for i in identifiers)
-    return key(order_or_cert_identifiers) == key(spec['identifiers'])
+def _read_option(options, content_option, path_option, what):
+    """The PEM text of a ``*_content`` option, or of the file its path option names, or None."""
+    if options.get(content_option):
+        return options[content_option]
+    if options.get(path_option):
+        return read_file(options[path_option], what)
+    return None
+
+
+def certificate_name(options):
+    """The store name of a certificate: ``name``, else made from its first
+    domain (ASCII) or IP address; None without any. Raises CertflowError for
+    a name that is not a domain or an address."""
+    if options.get('name'):
+        return options['name']
+    if options.get('domains'):
+        return name_for_domain(_crypto.normalize_domain(options['domains'][0])[0])
+    if options.get('ip_addresses'):
+        return name_for_domain(_crypto.normalize_ip(options['ip_addresses'][0]))
+    return None
+
+
+def store_name(options):
+    """The store name an entry's certificate has, or None when its names are
+    too broken to say: a failed batch entry is labelled with the name the user
+    finds in the store, not as it was typed."""
+    try:
+        return certificate_name(options)
+    except CertflowError:
+        return None

@@ -54,18 +54,3 @@ def entry(store, name, before, after):
         'after': render(after),
     }
 
-
-def recorded(run, name, work, would, predicted_status=None):
-    """Run ``work()`` (which returns a certificate entry) and, in diff mode,
-    note the store's state before and after it for ``name``."""
-    if not run.diff:
-        return work()
-    before = store_state(run.store, name)
-    result = work()
-    if result.get('changed'):
-        if run.check_mode:
-            after = predicted_state(before, predicted_status or result.get('status'), result.get('action') or would)
-        else:
-            after = store_state(run.store, name)
-        run.add_diff(entry(run.store, name, before, after))
-    return result

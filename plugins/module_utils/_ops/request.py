@@ -10,15 +10,14 @@ __metaclass__ = type
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._ops.results import certificate_entry, current_certificate
-from ansible_collections.certflow.ssl.plugins.module_utils._ops.certificate_request import load_csr_option, load_key_option, same_identifiers
 from ansible_collections.certflow.ssl.plugins.module_utils._ops.validate import install_issued
 
 OPEN_STATUSES = ('created', 'pending_validation', 'processing')
 
 
-def _covers(summary, spec):
+def _covers(summary, request):
     have = set(summary['domains']) | set(summary['ip_addresses'])
-    return have == set(spec['domains']) | set(spec['ip_addresses'])
+    return have == set(request.domains) | set(request.ip_addresses)
 
 
 def _orders_of_others(store, name):
@@ -38,112 +37,110 @@ def _orders_of_others(store, name):
     return held
 
 
-def _key_and_csr(run, spec, options):
+def _key_and_csr(run, request):
     """Return (key_pem or None, csr_pem) for a new order."""
-    csr_pem = load_csr_option(options)
-    key_pem = load_key_option(options)
+    key_pem = request.key_pem
     key = _crypto.load_private_key(key_pem) if key_pem else None
-    if csr_pem:
-        if key is not None and not _crypto.csr_matches_key(_crypto.load_csr(csr_pem), key):
-            raise CertflowError('the CSR for %s was not made with the given private key' % spec['name'])
-        return key_pem, csr_pem
-    if key is None and options.get('reuse_key'):
-        current_key = run.store.read(spec['name'], 'privkey')
+    if request.csr is not None:
+        if key is not None and not _crypto.csr_matches_key(request.csr, key):
+            raise CertflowError('the CSR for %s was not made with the given private key' % request.name)
+        return key_pem, request.csr_pem
+    if key is None and request.reuse_key:
+        current_key = run.store.read(request.name, 'privkey')
         if current_key:
             key_pem = current_key
             key = _crypto.load_private_key(current_key)
     if key is None:
-        key = _crypto.generate_private_key(spec['key_type'])
+        key = _crypto.generate_private_key(request.key_type)
         key_pem = _crypto.private_key_to_pem(key)
-    return key_pem, _crypto.build_csr(key, spec['domains'], spec['ip_addresses'])
+    return key_pem, _crypto.build_csr(key, request.domains, request.ip_addresses)
 
 
-def request_certificate(run, spec, options):
+def request_certificate(run, request):
     """Hold the certificate's lock for the whole decision, so two runs on one
     store never both create an order for the same name."""
-    return run.for_certificate(spec['name'], lambda: _request(run, spec, options), 'create')
+    with run.certificate(request.name) as cert:
+        return cert.result(_request(run, request), 'create')
 
 
-def _request(run, spec, options):
+def _request(run, request):
     store = run.store
-    name = spec['name']
-    renew_before_days = options.get('renew_before_days')
-    if renew_before_days is None:
-        renew_before_days = 30
-    force = bool(options.get('force'))
-    summary = current_certificate(store, name, renew_before_days)
+    name = request.name
+    force = request.force
+    summary = current_certificate(store, name, request.renew_before_days)
     order = store.load_order(name)
+    entry = request.entry_fields()
 
-    if not force and summary and _covers(summary, spec) and not summary['needs_renewal'] \
+    if not force and summary and _covers(summary, request) and not summary['needs_renewal'] \
             and (order or {}).get('status') != 'revoked':
-        return certificate_entry(spec, store, 'issued', order, summary, changed=False, action='none')
+        return certificate_entry(entry, store, 'issued', order, summary, changed=False, action='none')
 
-    submit = options.get('quick_issue', True) is not False
-    provider = run.ca(options)
+    submit = request.submit
+    provider = run.ca(request.options)
     # An open order made at another CA (or ACME directory) is left to expire there: a new one is made here.
-    if not force and order and order.get('status') in OPEN_STATUSES and same_identifiers(order['identifiers'], spec) \
+    if not force and order and order.get('status') in OPEN_STATUSES and request.has_identifiers(order['identifiers']) \
             and provider.holds(order):
-        if order.get('validation') != spec['validation'] and order['status'] in ('created', 'pending_validation'):
-            return _follow_validation(run, provider, spec, options, order, summary, submit)
+        if order.get('validation') != request.validation and order['status'] in ('created', 'pending_validation'):
+            return _follow_validation(run, provider, request, order, summary)
         if order['status'] == 'created' and submit:
             # The order was created with quick_issue: false; now it is submitted.
             if run.check_mode:
-                return certificate_entry(spec, store, 'pending_validation', order, summary, changed=True, action='submit')
+                return certificate_entry(entry, store, 'pending_validation', order, summary, changed=True, action='submit')
             order = store.save_order(name, provider.submit(order))
-            return certificate_entry(spec, store, order['status'], order, summary, changed=True, action='submit')
-        return certificate_entry(spec, store, order['status'], order, summary, changed=False, action='resumed')
+            return certificate_entry(entry, store, order['status'], order, summary, changed=True, action='submit')
+        return certificate_entry(entry, store, order['status'], order, summary, changed=False, action='resumed')
 
     if not order and not force:
-        found = provider.find_order(spec, exclude=_orders_of_others(store, name))
+        found = provider.find_order(request, exclude=lambda: _orders_of_others(store, name))
         if found:
             # An order the CA already has for these names (a run that stopped
             # after creating it, or another machine): never pay for a second one.
             if run.check_mode:
-                return certificate_entry(spec, store, found['status'], found, summary, changed=found['status'] == 'issued',
+                return certificate_entry(entry, store, found['status'], found, summary, changed=found['status'] == 'issued',
                                          action='resumed')
-            found.update({'name': name, 'provider': provider.name, 'identifiers': spec['identifiers'],
-                          'validation': found.get('validation') or spec['validation'], 'domains_unicode': spec['domains_unicode']})
+            found.update({'name': name, 'validation': found.get('validation') or request.validation,
+                          'domains_unicode': request.domains_unicode})
             found = store.save_order(name, found)
             if found['status'] == 'issued':
                 summary = install_issued(run, provider, found, name)
-                return certificate_entry(spec, store, 'issued', found, summary, changed=True, action='fetched')
-            return certificate_entry(spec, store, found['status'], found, summary, changed=False, action='resumed')
+                return certificate_entry(entry, store, 'issued', found, summary, changed=True, action='fetched')
+            return certificate_entry(entry, store, found['status'], found, summary, changed=False, action='resumed')
 
     renewing = summary is not None and order is not None and order.get('status') == 'issued'
     if run.check_mode:
         status = 'pending_validation' if submit else 'created'
-        return certificate_entry(spec, store, status, None, summary, changed=True, action='renew' if renewing else 'create')
+        return certificate_entry(entry, store, status, None, summary, changed=True, action='renew' if renewing else 'create')
 
-    key_pem, csr_pem = _key_and_csr(run, spec, options)
+    key_pem, csr_pem = _key_and_csr(run, request)
     # The key is kept before the CA hears of the order, so a run that dies just
     # after the CA accepted it can still install the certificate later.
     if key_pem:
         store.save_pending_key(name, key_pem)
     try:
         if renewing:
-            new_order = provider.renew(order, spec, csr_pem, submit=submit)
+            new_order = provider.renew(order, request, csr_pem, submit=submit)
         else:
-            new_order = provider.create_order(spec, csr_pem, submit=submit)
+            new_order = provider.create_order(request, csr_pem, submit=submit)
     except Exception:
         if key_pem:
             store.discard_pending_key(name)
         raise
-    new_order.update({'name': name, 'provider': provider.name, 'identifiers': spec['identifiers'], 'own_key': bool(key_pem),
-                      'validation': spec['validation'], 'domains_unicode': spec['domains_unicode'], 'csr': csr_pem})
+    # The provider made the order from the request (names, validation, CSR); the store adds its own bookkeeping.
+    new_order.update({'name': name, 'own_key': bool(key_pem), 'domains_unicode': request.domains_unicode})
     new_order = store.save_order(name, new_order)
-    return certificate_entry(spec, store, new_order['status'], new_order, summary, changed=True,
+    return certificate_entry(entry, store, new_order['status'], new_order, summary, changed=True,
                              action='renew' if renewing else 'create')
 
 
-def _follow_validation(run, provider, spec, options, order, summary, submit):
+def _follow_validation(run, provider, request, order, summary):
     """The validation asked for changed while the order waits for its proofs (a
     first run on the default dns, then validation: none for an internal name):
     the order is replaced by one for the new validation, with the same key and
     CSR; the old one is withdrawn at the CA so that it is not left to expire."""
-    store, name = run.store, spec['name']
-    status = 'pending_validation' if submit else 'created'
+    store, name, entry = run.store, request.name, request.entry_fields()
+    status = 'pending_validation' if request.submit else 'created'
     if run.check_mode:
-        return certificate_entry(spec, store, status, order, summary, changed=True, action='recreate')
+        return certificate_entry(entry, store, status, order, summary, changed=True, action='recreate')
     if order['status'] != 'created':
         try:
             provider.cancel(order)
@@ -153,16 +150,14 @@ def _follow_validation(run, provider, spec, options, order, summary, submit):
     csr_pem = order.get('csr')
     key_pem = store.read_pending_key(name)
     if not csr_pem:
-        key_pem, csr_pem = _key_and_csr(run, spec, options)
+        key_pem, csr_pem = _key_and_csr(run, request)
         if key_pem:
             store.save_pending_key(name, key_pem)
     order = dict(order, status='cancelled')
     store.save_order(name, order)       # a failure below leaves no open order of the old validation behind
-    new_order = provider.create_order(spec, csr_pem, submit=submit)
-    new_order.update({'name': name, 'provider': provider.name, 'identifiers': spec['identifiers'],
-                      'own_key': bool(key_pem) or bool(order.get('own_key')), 'validation': spec['validation'],
-                      'domains_unicode': spec['domains_unicode'], 'csr': csr_pem})
+    new_order = provider.create_order(request, csr_pem, submit=request.submit)
+    new_order.update({'name': name, 'own_key': bool(key_pem) or bool(order.get('own_key')), 'domains_unicode': request.domains_unicode})
     run.log('the %s order %s was replaced by a %s order %s' % (order.get('validation'), order.get('order_id'),
-                                                               spec['validation'], new_order.get('order_id')))
+                                                               request.validation, new_order.get('order_id')))
     new_order = store.save_order(name, new_order)
-    return certificate_entry(spec, store, new_order['status'], new_order, summary, changed=True, action='recreate')
+    return certificate_entry(entry, store, new_order['status'], new_order, summary, changed=True, action='recreate')

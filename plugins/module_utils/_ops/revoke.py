@@ -40,8 +40,8 @@ def revoke(params, check_mode, diff=False):
         if not params.get('name'):
             return _revoke(run, params, check_mode)
         would = 'revoke' if params['state'] == 'revoked' else 'cancel'
-        result = run.for_certificate(params['name'], lambda: _revoke(run, params, check_mode), would,
-                                     predicted_status=params['state'])
+        with run.certificate(params['name']) as cert:
+            result = cert.result(_revoke(run, params, check_mode), would, predicted_status=params['state'])
         if run.diffs:
             result['diff'] = run.diffs[0]
         return result

@@ -240,7 +240,8 @@ class _Proofs:
 
 
 def validate_certificate(run, name, options):
-    return run.for_certificate(name, lambda: _validate(run, name, options), 'validate and install')
+    with run.certificate(name) as cert:
+        return cert.result(_validate(run, name, options), 'validate and install')
 
 
 def _validate(run, name, options):

@@ -6,7 +6,6 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import ipaddress
 
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import revoke as _revoke
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.account import AcmeAccount
@@ -32,7 +31,7 @@ class AcmeProvider(CAProvider):
     def quota(self, product=None):
         return {'unlimited': True, 'total': None, 'used': None, 'issued': None, 'remaining': None}
 
-    def find_order(self, spec, exclude=()):
+    def find_order(self, request, exclude=()):
         # ACME has no portable "list my orders"; the store's order.json is how
         # the workflow finds and resumes an order.
         return None
@@ -52,47 +51,15 @@ class AcmeProvider(CAProvider):
         return self.account.ensure()
 
     # ---------------------------------------------------------------- orders
-    @staticmethod
-    def _identifiers(spec):
-        identifiers = []
-        for domain in spec.get('domains') or []:
-            value = domain.strip().lower().rstrip('.')
-            entry = {'type': 'dns', 'value': value}
-            if value and entry not in identifiers:
-                identifiers.append(entry)
-        for ip in spec.get('ip_addresses') or []:
-            try:
-                value = ipaddress.ip_address(str(ip).strip()).compressed
-            except ValueError:
-                raise CertflowError('invalid IP address %r' % (ip,))
-            entry = {'type': 'ip', 'value': value}
-            if entry not in identifiers:
-                identifiers.append(entry)
-        return identifiers
-
-    @staticmethod
-    def _check_validation(spec, identifiers):
-        validation = spec.get('validation') or 'http'
-        if validation not in CHALLENGE_TYPES:
-            raise CertflowError("the acme provider validates with 'dns' or 'http', not %r" % validation)
-        wildcards = [i['value'] for i in identifiers if i['value'].startswith('*.')]
-        if wildcards and validation != 'dns':
-            raise CertflowError('wildcard names need dns validation: %s' % ', '.join(wildcards))
-        ips = [i['value'] for i in identifiers if i['type'] == 'ip']
-        if ips and validation == 'dns':
-            raise CertflowError('IP addresses cannot be validated by DNS (RFC 8738), use http validation: %s' % ', '.join(ips))
-        return validation
-
     def holds(self, order):
         return super(AcmeProvider, self).holds(order) and (order.get('provider_data') or {}).get('directory') == self.directory_url
 
-    def create_order(self, spec, csr_pem, submit=True):
-        identifiers = self._identifiers(spec)
-        if not identifiers:
-            raise CertflowError('certificate %s has no domains or IP addresses' % spec.get('name'))
-        validation = self._check_validation(spec, identifiers)
-        order = {'provider': self.name, 'order_id': None, 'status': 'created', 'identifiers': identifiers,
-                 'validation': validation, 'csr': csr_pem, 'challenges': [], 'error': None,
+    def create_order(self, request, csr_pem, submit=True):
+        # The request's names and validation were checked where it was built; left is what ACME offers.
+        if request.validation not in CHALLENGE_TYPES:
+            raise CertflowError("the acme provider validates with 'dns' or 'http', not %r" % request.validation)
+        order = {'provider': self.name, 'order_id': None, 'status': 'created', 'identifiers': [dict(i) for i in request.identifiers],
+                 'validation': request.validation, 'csr': csr_pem, 'challenges': [], 'error': None,
                  'provider_data': {'directory': self.directory_url}}
         if not submit:
             return order

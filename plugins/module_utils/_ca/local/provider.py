@@ -85,13 +85,6 @@ def _settings(settings, context):
     return merged
 
 
-def _identifiers(spec):
-    if spec.get('identifiers'):
-        return [{'type': i['type'], 'value': i['value']} for i in spec['identifiers']]
-    return ([{'type': 'dns', 'value': d} for d in spec.get('domains') or []]
-            + [{'type': 'ip', 'value': i} for i in spec.get('ip_addresses') or []])
-
-
 def _identifier_key(identifiers):
     return sorted((i['type'], i['value'].lower()) for i in identifiers)
 
@@ -118,19 +111,6 @@ def _new_challenge(identifier, validation):
         challenge.update({'type': 'http-01', 'file_path': file_path, 'file_content': secrets.token_urlsafe(32),
                           'url': 'http://%s%s' % (_url_host(identifier), file_path)})
     return challenge
-
-
-def _check_validation(validation, identifiers):
-    if validation not in VALIDATIONS:
-        raise CertflowError('the local CA validates with %s, not %r' % (', '.join(VALIDATIONS), validation))
-    if validation == 'dns':
-        ips = [i['value'] for i in identifiers if i['type'] == 'ip']
-        if ips:
-            raise CertflowError('the local CA cannot validate IP address(es) %s by dns; use validation: http or none' % ', '.join(ips))
-    if validation == 'http':
-        wildcards = [i['value'] for i in identifiers if i['value'].startswith('*.')]
-        if wildcards:
-            raise CertflowError('wildcard name(s) %s need dns validation, not http' % ', '.join(wildcards))
 
 
 class LocalCAProvider(CAProvider):
@@ -180,22 +160,21 @@ class LocalCAProvider(CAProvider):
         if order is not None:
             order.update(copy.deepcopy(stored))
 
-    def find_order(self, spec, exclude=()):
+    def find_order(self, request, exclude=()):
         """The newest open or issued order for the same names (an open one
         only when its validation method is the one asked for) that was made
         for this certificate name and no other store entry holds."""
-        wanted = _identifier_key(_identifiers(spec))
-        validation = spec.get('validation') or 'dns'
+        wanted = _identifier_key(request.identifiers)
         excluded = excluded_ids(exclude)
         candidates = []
         for order in self.ca.orders():
             if _identifier_key(order.get('identifiers') or []) != wanted or excluded(order.get('order_id')):
                 continue
             made_for = order['provider_data'].get('name')
-            if made_for and spec.get('name') and made_for != spec['name']:
+            if made_for and made_for != request.name:
                 continue
             status = order.get('status')
-            if status == 'issued' or (status in OPEN_STATUSES and order.get('validation') == validation):
+            if status == 'issued' or (status in OPEN_STATUSES and order.get('validation') == request.validation):
                 candidates.append(order)
         if not candidates:
             return None
@@ -204,20 +183,13 @@ class LocalCAProvider(CAProvider):
     def holds(self, order):
         return super(LocalCAProvider, self).holds(order) and (order.get('provider_data') or {}).get('ca_path') == self.ca.path
 
-    def create_order(self, spec, csr_pem, submit=True, renews=None):
-        validation = spec.get('validation') or 'dns'
-        identifiers = _identifiers(spec)
-        if not identifiers:
-            raise CertflowError('no names to certify: the order needs domains or ip_addresses')
-        _check_validation(validation, identifiers)
-        if csr_pem:
-            csr = _crypto.load_csr(csr_pem)
-            domains, ips = _crypto.csr_identifiers(csr)
-            have = _identifier_key([{'type': 'dns', 'value': d} for d in domains] + [{'type': 'ip', 'value': i} for i in ips])
-            if have != _identifier_key(identifiers):
-                raise CertflowError('the CSR names (%s) differ from the requested names (%s)' % (
-                    ', '.join(domains + ips), ', '.join(i['value'] for i in identifiers)))
-        elif submit:
+    def create_order(self, request, csr_pem, submit=True, renews=None):
+        # The request's names, validation and CSR were checked where it was built; left is what this CA offers.
+        validation = request.validation
+        if validation not in VALIDATIONS:
+            raise CertflowError('the local CA validates with %s, not %r' % (', '.join(VALIDATIONS), validation))
+        identifiers = [dict(i) for i in request.identifiers]
+        if not csr_pem and submit:
             raise CertflowError('a CSR is needed to submit an order to the local CA')
         self._check_quota()
         self.ca.ensure()
@@ -231,7 +203,7 @@ class LocalCAProvider(CAProvider):
             'csr': csr_pem,
             'challenges': [],
             'error': None,
-            'provider_data': {'ca_path': self.ca.path, 'name': spec.get('name'), 'created_at': now, 'updated_at': now,
+            'provider_data': {'ca_path': self.ca.path, 'name': request.name, 'created_at': now, 'updated_at': now,
                               'created_ts': time.time(),   # orders one second apart still sort right
                               'submitted_at': None, 'serial': None, 'not_after': None, 'renews': renews},
         }
@@ -369,10 +341,10 @@ class LocalCAProvider(CAProvider):
         chain = self.ca.intermediate_pem()
         return {'cert': cert, 'chain': chain, 'fullchain': cert + chain, 'key': None}
 
-    def renew(self, order, spec, csr_pem, submit=True):
+    def renew(self, order, request, csr_pem, submit=True):
         """A new order for the same names; the old certificate stays valid."""
         order_id = order.get('order_id') if isinstance(order, dict) else None
-        return self.create_order(spec, csr_pem, submit=submit, renews=order_id)
+        return self.create_order(request, csr_pem, submit=submit, renews=order_id)
 
     def cancel(self, order):
         with self.ca.lock():
