@@ -136,7 +136,28 @@ def _check_validation(validation, identifiers):
 class LocalCAProvider(CAProvider):
     """CA provider ``local`` (settings: the ``local_ca`` option)."""
 
-    name = 'local'
+    NAME = 'local'
+    OPTION = 'local_ca'
+    ARGUMENT_SPEC = dict(
+        path=dict(type='path'),
+        key_type=dict(type='str', choices=list(_crypto.KEY_TYPES), default='ec256'),
+        validity_days=dict(type='int', default=90),
+        quota=dict(type='int'),
+        crl_url=dict(type='str'),
+        root_name=dict(type='str'),
+        intermediate_name=dict(type='str'),
+    )
+
+    @classmethod
+    def settings_from(cls, options):
+        """The local CA checks the proofs itself, where cert_validate would: it takes
+        cert_validate's nameservers and http_check_port unless its settings name them."""
+        settings = super(LocalCAProvider, cls).settings_from(options)
+        if not settings.get('nameservers'):
+            settings['nameservers'] = options.get('nameservers')
+        if not settings.get('http_port'):
+            settings['http_port'] = options.get('http_check_port')
+        return settings
 
     def __init__(self, settings, context):
         super(LocalCAProvider, self).__init__(settings, context)
