@@ -32,8 +32,6 @@ import time
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import REVOCATION_REASONS, CAProvider
-from ansible_collections.certflow.ssl.plugins.module_utils._proofs.propagation import follow_cname, wait_for_txt
-from ansible_collections.certflow.ssl.plugins.module_utils._proofs.http_check import wait_for_http_file
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.local.engine import (
     DEFAULT_INTERMEDIATE_NAME,
     DEFAULT_ROOT_NAME,
@@ -301,6 +299,10 @@ class LocalCAProvider(CAProvider):
     def _verify(self, challenge):
         """Check one proof; return None when it is in place, else why not."""
         nameservers = self.settings['nameservers']
+        # dnspython and the HTTP check only when a proof is checked: every module builds its
+        # options from this class, an ACME run must not pay for them (docs/performance.md).
+        from ansible_collections.certflow.ssl.plugins.module_utils._proofs.propagation import follow_cname, wait_for_txt
+        from ansible_collections.certflow.ssl.plugins.module_utils._proofs.http_check import wait_for_http_file
         try:
             if challenge['type'] == 'dns-01':
                 target = follow_cname(challenge['record_name'], nameservers)
