@@ -8,7 +8,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 name: provider_options
-author: certflow.ssl contributors
+author: certflow.ssl contributors (@certflow-ssl)
 version_added: 1.0.0
 short_description: The module options that carry the settings of the CA or DNS providers
 description:
