@@ -8,12 +8,11 @@ challenge files go on web hosts). The entries may hold secrets, so the results n
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import re
-
 from ansible.errors import AnsibleFilterError
 
-# The name becomes a folder of the store.
-_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]*')
+from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
+from ansible_collections.certflow.ssl.plugins.module_utils._store import check_name
+
 # Any of these makes an entry say what to certify.
 _NAME_KEYS = ('domains', 'ip_addresses', 'csr', 'csr_content')
 
@@ -22,6 +21,15 @@ def _entries(certificates, filter_name):
     if not isinstance(certificates, list) or not all(isinstance(entry, dict) for entry in certificates):
         raise AnsibleFilterError('%s expects certflow_certificates (a list of dicts)' % filter_name)
     return certificates
+
+
+def _plain_name(name):
+    # The name becomes a folder of the store: the store's own rule.
+    try:
+        check_name(name)
+    except CertflowError:
+        return False
+    return True
 
 
 def _method(entry, defaults):
@@ -34,8 +42,9 @@ def certificate_entry_problems(certificates):
     problems = []
     for entry in _entries(certificates, 'certificate_entry_problems'):
         name = entry.get('name')
-        if not (isinstance(name, str) and _NAME.fullmatch(name)) or not any(entry.get(key) for key in _NAME_KEYS):
-            problems.append("entry %s of certflow_certificates is not valid: it needs a name (letters, digits, '.', '_', '-')"
+        if not (isinstance(name, str) and _plain_name(name)) or not any(entry.get(key) for key in _NAME_KEYS):
+            problems.append("entry %s of certflow_certificates is not valid: it needs a name (1-128 letters, digits, '.', '_', '-',"
+                            " starting with a letter or digit)"
                             ' and domains (or ip_addresses or a csr)' % ('(no name)' if name in (None, '') else name))
     return problems
 

@@ -16,10 +16,10 @@ from contextlib import contextmanager, nullcontext
 from ansible.module_utils.common.warnings import warn as module_warning
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline
-from ansible_collections.certflow.ssl.plugins.module_utils._ca import CA_PROVIDERS, ca_provider_class
+from ansible_collections.certflow.ssl.plugins.module_utils._ca import CA_PROVIDERS
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
 from ansible_collections.certflow.ssl.plugins.module_utils._ops import diff as _diff
-from ansible_collections.certflow.ssl.plugins.module_utils._dns import DNS_PROVIDERS, dns_provider_class
+from ansible_collections.certflow.ssl.plugins.module_utils._dns import DNS_PROVIDERS
 from ansible_collections.certflow.ssl.plugins.module_utils._store import Store, default_store_dir
 
 
@@ -84,27 +84,16 @@ class Run:
             finally:
                 self._local.certificate = None
 
-    def _cached(self, registry, load_class, kind, name, options):
-        if name not in registry:
-            raise CertflowError('unknown %s %r; choose one of %s' % (kind, name, ', '.join(sorted(registry))))
-        settings_option = registry[name]
-        settings = dict(options.get(settings_option) or {}) if settings_option else {}
-        if name == 'local':
-            # The local CA checks proofs itself, where cert_validate would.
-            if not settings.get('nameservers'):
-                settings['nameservers'] = options.get('nameservers')
-            if not settings.get('http_port'):
-                settings['http_port'] = options.get('http_check_port')
-        if name == 'alidns':
-            # Alibaba Cloud DNS uses the CAS credentials unless it is given its own.
-            settings['aliyun'] = options.get('aliyun') or {}
-        cache = getattr(self._local, kind, None)
+    def _cached(self, registry, name, options):
+        provider_class = registry.get(name)
+        settings = provider_class.settings_from(options)
+        cache = getattr(self._local, registry.option, None)
         if cache is None:
             cache = {}
-            setattr(self._local, kind, cache)
+            setattr(self._local, registry.option, cache)
         key = (name, _settings_key(settings))
         if key not in cache:
-            instance = load_class(name)(settings, self.context())
+            instance = provider_class(settings, self.context())
             cache[key] = instance
             with self._guard:
                 self._all.append(instance)
@@ -116,10 +105,10 @@ class Run:
 
     def ca(self, options):
         """The CA provider for one certificate's options (``provider`` and its dict)."""
-        return self._cached(CA_PROVIDERS, ca_provider_class, 'provider', options.get('provider') or 'acme', options)
+        return self._cached(CA_PROVIDERS, options.get('provider') or CA_PROVIDERS.default, options)
 
     def dns(self, options, name):
-        return self._cached(DNS_PROVIDERS, dns_provider_class, 'dns_provider', name, options)
+        return self._cached(DNS_PROVIDERS, name, options)
 
     def close(self):
         for instance in self._all:

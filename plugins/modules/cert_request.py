@@ -318,7 +318,7 @@ certificates:
 '''
 
 from ansible_collections.certflow.ssl.plugins.module_utils._module import (
-    CertflowModule, KEY_TYPES, provider_argument_spec)
+    CertflowModule, KEY_TYPES, ca_settings_options, provider_argument_spec)
 from ansible_collections.certflow.ssl.plugins.module_utils._ops.batch import request_all
 
 CERTIFICATE_OPTIONS = dict(
@@ -345,8 +345,9 @@ CERTIFICATE_OPTIONS = dict(
 def main():
     shared = provider_argument_spec()
     argument_spec = dict(shared, **CERTIFICATE_OPTIONS)
-    per_entry = dict(CERTIFICATE_OPTIONS, provider=shared['provider'], acme=shared['acme'],
-                     aliyun=shared['aliyun'], local_ca=shared['local_ca'])
+    per_entry = dict(CERTIFICATE_OPTIONS, provider=shared['provider'])
+    for option in ca_settings_options():
+        per_entry[option] = shared[option]
     argument_spec.update(concurrency=dict(type='int', default=4))
     module = CertflowModule(
         argument_spec,

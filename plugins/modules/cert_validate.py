@@ -207,7 +207,7 @@ certificates:
 '''
 
 from ansible_collections.certflow.ssl.plugins.module_utils._module import (
-    CertflowModule, dns_argument_spec, provider_argument_spec)
+    CertflowModule, ca_settings_options, dns_argument_spec, dns_settings_options, provider_argument_spec)
 from ansible_collections.certflow.ssl.plugins.module_utils._ops.batch import validate_all
 
 CERTIFICATE_OPTIONS = dict(
@@ -224,7 +224,7 @@ def main():
     shared = dict(provider_argument_spec(), **dns_argument_spec())
     argument_spec = dict(shared, **CERTIFICATE_OPTIONS)
     per_entry = dict(CERTIFICATE_OPTIONS)
-    for option in ('acme', 'aliyun', 'local_ca', 'dns_provider', 'rfc2136', 'alidns', 'nameservers'):
+    for option in ca_settings_options() + ['dns_provider'] + dns_settings_options() + ['nameservers']:
         per_entry[option] = shared[option]
     argument_spec.update(
         precheck=dict(type='bool', default=True),

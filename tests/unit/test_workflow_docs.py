@@ -103,10 +103,12 @@ def action_group():
 @functools.lru_cache(maxsize=None)
 def known_variables():
     """certflow_* variables a vars file or a play may set: those of every role's argument
-    spec, and those the collection's playbooks read."""
+    spec, the certificate role's certflow_<option> of every provider settings option (its
+    argument spec describes them, it cannot list them), and those the collection's playbooks read."""
     names = set()
     for role in ROLES:
         names.update(role_options(role))
+    names.update('certflow_' + option for option in _module.ca_settings_options() + _module.dns_settings_options())
     for path in glob.glob(os.path.join(ROOT, 'playbooks', '*.yml')):
         with open(path, encoding='utf-8') as handle:
             names.update(re.findall(r'\bcertflow_\w+', handle.read()))

@@ -121,7 +121,18 @@ def file_uri(uri):
 class AliyunProvider(CAProvider):
     """Alibaba Cloud SSL certificates bought as a resource plan (quota)."""
 
-    name = 'aliyun'
+    NAME = 'aliyun'
+    OPTION = 'aliyun'
+    ARGUMENT_SPEC = dict(
+        access_key_id=dict(type='str', no_log=False, fallback=CAProvider.env('ALIBABA_CLOUD_ACCESS_KEY_ID')),
+        access_key_secret=dict(type='str', no_log=True, fallback=CAProvider.env('ALIBABA_CLOUD_ACCESS_KEY_SECRET')),
+        security_token=dict(type='str', no_log=True, fallback=CAProvider.env('ALIBABA_CLOUD_SECURITY_TOKEN')),
+        endpoint=dict(type='str'),
+        region=dict(type='str'),
+        product=dict(type='str'),
+        ca_bundle=dict(type='path'),
+        validate_certs=dict(type='bool', default=True),
+    )
 
     def __init__(self, settings, context, client=None):
         super(AliyunProvider, self).__init__(settings, context)

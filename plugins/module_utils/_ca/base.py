@@ -41,6 +41,8 @@ challenge -- one proof of control the CA asks for::
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.certflow.ssl.plugins.module_utils._providers import Provider
+
 
 STATUSES = ('created', 'pending_validation', 'processing', 'issued', 'failed', 'revoked', 'cancelled')
 
@@ -86,12 +88,11 @@ def excluded_ids(exclude):
     return excluded
 
 
-class CAProvider:
-    """Base class of CA providers. Subclasses set ``name`` and implement the
-    methods; ``settings`` is the provider's dict option (``acme:``,
-    ``aliyun:``, ``local_ca:``) with defaults applied."""
-
-    name = None
+class CAProvider(Provider):
+    """Base class of CA providers. Subclasses describe themselves (NAME, OPTION,
+    ARGUMENT_SPEC, see _providers.Provider) and implement the methods;
+    ``settings`` is what ``settings_from`` made of the module options: the
+    provider's dict option with defaults applied, plus what it takes from the rest."""
 
     def __init__(self, settings, context):
         self.settings = settings or {}

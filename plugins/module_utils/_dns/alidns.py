@@ -46,7 +46,28 @@ class AlidnsProvider(DNSProvider):
     ``ttl`` (600), ``validate_certs``, ``ca_bundle``.
     """
 
-    name = 'alidns'
+    NAME = 'alidns'
+    OPTION = 'alidns'
+    # No environment fallbacks here: the credentials come from the aliyun option
+    # first and only then from the environment (see settings_from).
+    ARGUMENT_SPEC = dict(
+        access_key_id=dict(type='str', no_log=False),
+        access_key_secret=dict(type='str', no_log=True),
+        security_token=dict(type='str', no_log=True),
+        endpoint=dict(type='str'),
+        domain=dict(type='str'),
+        ttl=dict(type='int', default=600),
+        ca_bundle=dict(type='path'),
+        validate_certs=dict(type='bool', default=True),
+    )
+
+    @classmethod
+    def settings_from(cls, options):
+        """Alibaba Cloud DNS uses the CA's Alibaba Cloud credentials (the aliyun
+        option) unless it is given its own."""
+        settings = super(AlidnsProvider, cls).settings_from(options)
+        settings['aliyun'] = options.get('aliyun') or {}
+        return settings
 
     def __init__(self, settings, context, client=None):
         super(AlidnsProvider, self).__init__(settings, context)

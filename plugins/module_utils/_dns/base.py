@@ -6,8 +6,10 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.certflow.ssl.plugins.module_utils._providers import Provider
 
-class DNSProvider:
+
+class DNSProvider(Provider):
     """Creates and removes the TXT records of dns validation.
 
     ``present(name, value)`` adds one TXT value at ``name`` (a fully qualified
@@ -16,8 +18,6 @@ class DNSProvider:
     ``cleanup(name, value)`` removes exactly that value. Callers only clean up
     what they presented (see ``RecordTracker``).
     """
-
-    name = None
 
     def __init__(self, settings, context):
         self.settings = settings or {}

@@ -21,7 +21,10 @@ class ManualProvider(DNSProvider):
     before it tells the CA.
     """
 
-    name = 'manual'
+    NAME = 'manual'
+    OPTION = None
+    # Chosen by cert_validate's method dns_manual, not by dns_provider.
+    CHOOSABLE = False
 
     def present(self, name, value):
         """The user adds the record; nothing to do."""

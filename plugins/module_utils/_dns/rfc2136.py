@@ -74,7 +74,16 @@ class Rfc2136Provider(DNSProvider):
     unsigned (servers that allow updates by address).
     """
 
-    name = 'rfc2136'
+    NAME = 'rfc2136'
+    OPTION = 'rfc2136'
+    ARGUMENT_SPEC = dict(
+        server=dict(type='str', fallback=DNSProvider.env('CERTFLOW_RFC2136_SERVER')),
+        port=dict(type='int', default=53, fallback=DNSProvider.env('CERTFLOW_RFC2136_PORT')),
+        key_name=dict(type='str', no_log=False, fallback=DNSProvider.env('CERTFLOW_RFC2136_KEY_NAME')),
+        key_secret=dict(type='str', no_log=True, fallback=DNSProvider.env('CERTFLOW_RFC2136_KEY_SECRET')),
+        key_algorithm=dict(type='str', no_log=False, default='hmac-sha256', fallback=DNSProvider.env('CERTFLOW_RFC2136_KEY_ALGORITHM')),
+        zone=dict(type='str'),
+    )
 
     def __init__(self, settings, context):
         super(Rfc2136Provider, self).__init__(settings, context)

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
+from ansible_collections.certflow.ssl.plugins.module_utils._dns import DNS_PROVIDERS
 from ansible_collections.certflow.ssl.plugins.module_utils._ops.request import request_certificate
 from ansible_collections.certflow.ssl.plugins.module_utils._run import Run, run_batch
 from ansible_collections.certflow.ssl.plugins.module_utils._ops.certificate_request import CertificateRequest, certificate_name, entries, store_name
@@ -83,7 +84,7 @@ def _check_method(run, name, options):
                             % (name, validation, method, name, wanted))
     if order.get('provider') != 'local' or validation != 'dns' or (method or 'dns') != 'dns':
         return
-    dns_provider = options.get('dns_provider') or 'rfc2136'
+    dns_provider = options.get('dns_provider') or DNS_PROVIDERS.default
     try:
         run.dns(options, dns_provider)
     except CertflowError as exc:

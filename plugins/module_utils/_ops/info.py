@@ -7,17 +7,19 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
+from ansible_collections.certflow.ssl.plugins.module_utils._ca import CA_PROVIDERS
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, read_file
 from ansible_collections.certflow.ssl.plugins.module_utils._ops import describe as _inspect
 from ansible_collections.certflow.ssl.plugins.module_utils._run import Run
 
 
 def _revocation_lookup(run, order_provider):
-    """The local CA answers from its own index (no URL needed)."""
-    if order_provider != 'local' and run.params.get('provider') != 'local':
-        return None
-    provider = run.ca(dict(run.params, provider='local'))
-    return getattr(provider, 'revocation_status', None)
+    """A CA that keeps its own revocation index (a ``revocation_status`` method)
+    answers from it, no URL needed: the order's CA, else the module's."""
+    for name in (order_provider, run.params.get('provider')):
+        if name in CA_PROVIDERS.names() and hasattr(CA_PROVIDERS.get(name), 'revocation_status'):
+            return run.ca(dict(run.params, provider=name)).revocation_status
+    return None
 
 
 def info(params):

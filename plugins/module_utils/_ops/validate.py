@@ -89,7 +89,7 @@ class _Proofs:
         self.ours = []
 
     def _dns_provider_name(self):
-        return 'manual' if self.method == 'dns_manual' else (self.options.get('dns_provider') or 'rfc2136')
+        return 'manual' if self.method == 'dns_manual' else (self.options.get('dns_provider') or DNS_PROVIDERS.default)
 
     def _dns_tracker(self):
         if self.tracker is None:
@@ -180,7 +180,7 @@ class _Proofs:
             except CertflowError as exc:
                 return exc.msg
             # Only a provider with settings creates records ('manual' has none).
-            if not isinstance(proof.get('provider'), str) or not DNS_PROVIDERS.get(proof['provider']):
+            if not DNS_PROVIDERS.settings_option(proof.get('provider')):
                 return 'unknown DNS provider %r' % (proof.get('provider'),)
             if not any(c.get('record_name') == record and c.get('record_value') == value for c in challenges):
                 return 'not a TXT value this order asked for'

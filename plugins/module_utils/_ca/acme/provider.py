@@ -18,7 +18,19 @@ from ansible_collections.certflow.ssl.plugins.module_utils._common import Certfl
 class AcmeProvider(CAProvider):
     """RFC 8555 client behind the CAProvider seam."""
 
-    name = 'acme'
+    NAME = 'acme'
+    OPTION = 'acme'
+    ARGUMENT_SPEC = dict(
+        directory=dict(type='str', fallback=CAProvider.env('CERTFLOW_ACME_DIRECTORY')),
+        account_key_src=dict(type='path', no_log=False, fallback=CAProvider.env('CERTFLOW_ACME_ACCOUNT_KEY_SRC')),
+        account_key_content=dict(type='str', no_log=True, fallback=CAProvider.env('CERTFLOW_ACME_ACCOUNT_KEY_CONTENT')),
+        account_email=dict(type='str', fallback=CAProvider.env('CERTFLOW_ACME_ACCOUNT_EMAIL')),
+        eab_kid=dict(type='str', fallback=CAProvider.env('CERTFLOW_ACME_EAB_KID')),
+        eab_hmac_key=dict(type='str', no_log=True, fallback=CAProvider.env('CERTFLOW_ACME_EAB_HMAC_KEY')),
+        ca_bundle=dict(type='path', fallback=CAProvider.env('CERTFLOW_ACME_CA_BUNDLE')),
+        validate_certs=dict(type='bool', default=True),
+        preferred_chain=dict(type='str'),
+    )
 
     def __init__(self, settings, context=None):
         super(AcmeProvider, self).__init__(settings, context or ProviderContext())

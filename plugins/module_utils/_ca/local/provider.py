@@ -32,8 +32,6 @@ import time
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import REVOCATION_REASONS, CAProvider, excluded_ids
-from ansible_collections.certflow.ssl.plugins.module_utils._proofs.propagation import follow_cname, wait_for_txt
-from ansible_collections.certflow.ssl.plugins.module_utils._proofs.http_check import wait_for_http_file
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.local.engine import (
     DEFAULT_INTERMEDIATE_NAME,
     DEFAULT_ROOT_NAME,
@@ -116,7 +114,28 @@ def _new_challenge(identifier, validation):
 class LocalCAProvider(CAProvider):
     """CA provider ``local`` (settings: the ``local_ca`` option)."""
 
-    name = 'local'
+    NAME = 'local'
+    OPTION = 'local_ca'
+    ARGUMENT_SPEC = dict(
+        path=dict(type='path'),
+        key_type=dict(type='str', choices=list(_crypto.KEY_TYPES), default='ec256'),
+        validity_days=dict(type='int', default=90),
+        quota=dict(type='int'),
+        crl_url=dict(type='str'),
+        root_name=dict(type='str'),
+        intermediate_name=dict(type='str'),
+    )
+
+    @classmethod
+    def settings_from(cls, options):
+        """The local CA checks the proofs itself, where cert_validate would: it takes
+        cert_validate's nameservers and http_check_port unless its settings name them."""
+        settings = super(LocalCAProvider, cls).settings_from(options)
+        if not settings.get('nameservers'):
+            settings['nameservers'] = options.get('nameservers')
+        if not settings.get('http_port'):
+            settings['http_port'] = options.get('http_check_port')
+        return settings
 
     def __init__(self, settings, context):
         super(LocalCAProvider, self).__init__(settings, context)
@@ -253,6 +272,10 @@ class LocalCAProvider(CAProvider):
     def _verify(self, challenge):
         """Check one proof; return None when it is in place, else why not."""
         nameservers = self.settings['nameservers']
+        # dnspython and the HTTP check only when a proof is checked: every module builds its
+        # options from this class, an ACME run must not pay for them (docs/performance.md).
+        from ansible_collections.certflow.ssl.plugins.module_utils._proofs.propagation import follow_cname, wait_for_txt
+        from ansible_collections.certflow.ssl.plugins.module_utils._proofs.http_check import wait_for_http_file
         try:
             if challenge['type'] == 'dns-01':
                 target = follow_cname(challenge['record_name'], nameservers)
