@@ -66,6 +66,11 @@ def entry_spec(spec):
     return result
 
 
+def _without_unset(options):
+    return dict((key, _without_unset(value) if isinstance(value, dict) else value)
+                for key, value in options.items() if value is not None)
+
+
 class CertflowModule:
     """AnsibleModule plus the collection's error handling.
 
@@ -101,7 +106,10 @@ class CertflowModule:
                 messages = [('unsupported option ' if isinstance(error, UnsupportedError) else '') + message
                             for error, message in zip(result.errors.errors, result.error_messages)]
                 self.module.fail_json(msg='certificates[%d]: %s' % (index, '; '.join(messages)), changed=False)
-            checked.append(result.validated_parameters)
+            # Unset options are dropped: they inherit the top level anyway, and every entry
+            # comes back in the task result's invocation, which the controller parses (a
+            # batch of 500 carried ~200 KB of nulls).
+            checked.append(_without_unset(result.validated_parameters))
         return checked
 
     def run(self, work):

@@ -94,6 +94,10 @@ class CAProvider(Provider):
     ``settings`` is what ``settings_from`` made of the module options: the
     provider's dict option with defaults applied, plus what it takes from the rest."""
 
+    # What cert_validate adds to the DNS provider's error when an order of this CA waits for
+    # a DNS record and no DNS provider is set up ({name}, {dns_provider}); None: nothing.
+    MISSING_DNS_PROVIDER_HINT = None
+
     def __init__(self, settings, context):
         self.settings = settings or {}
         self.context = context

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
+from ansible_collections.certflow.ssl.plugins.module_utils._ca import CA_PROVIDERS
 from ansible_collections.certflow.ssl.plugins.module_utils._dns import DNS_PROVIDERS
 from ansible_collections.certflow.ssl.plugins.module_utils._ops.request import request_certificate
 from ansible_collections.certflow.ssl.plugins.module_utils._run import Run, run_batch
@@ -70,8 +71,9 @@ _METHODS_OF = {'dns': ('dns', 'dns_manual'), 'http': ('http',)}
 def _check_method(run, name, options):
     """Say what to run when the proofs an order waits for cannot be given: another
     method than the order's validation (the order follows cert_request's
-    validation while it is not validated), or, at the local CA, the default
-    validation dns without any DNS provider set up (internal names want none)."""
+    validation while it is not validated), or validation dns without any DNS
+    provider set up at a CA that says what to do then (the local CA: internal
+    names want no DNS record)."""
     order = run.store.load_order(name) or {}
     if order.get('status') != 'pending_validation':
         return
@@ -82,16 +84,15 @@ def _check_method(run, name, options):
         raise CertflowError('the order for %s waits for %s validation but method is %s: run certflow.ssl.cert_request for %s '
                             'with validation: %s first (an order not yet validated follows it), then cert_validate again'
                             % (name, validation, method, name, wanted))
-    if order.get('provider') != 'local' or validation != 'dns' or (method or 'dns') != 'dns':
+    ca_class = CA_PROVIDERS.classes().get(order.get('provider')) if isinstance(order.get('provider'), str) else None
+    hint = ca_class.MISSING_DNS_PROVIDER_HINT if ca_class else None
+    if not hint or validation != 'dns' or (method or 'dns') != 'dns':
         return
     dns_provider = options.get('dns_provider') or DNS_PROVIDERS.default
     try:
         run.dns(options, dns_provider)
     except CertflowError as exc:
-        raise CertflowError('%s. The local CA asks for a DNS TXT record for %s (validation: dns, the default) and no DNS '
-                            'provider is set up: for internal names run certflow.ssl.cert_request with validation: none '
-                            '(the pending order follows it), or give cert_validate the %s settings (or method: dns_manual)'
-                            % (exc.msg, name, dns_provider))
+        raise CertflowError('%s. %s' % (exc.msg, hint.format(name=name, dns_provider=dns_provider)))
 
 
 def request_all(params, check_mode, diff=False):

@@ -53,4 +53,3 @@ def entry(store, name, before, after):
         'before': render(before),
         'after': render(after),
     }
-

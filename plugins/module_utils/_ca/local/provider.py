@@ -125,6 +125,10 @@ class LocalCAProvider(CAProvider):
         root_name=dict(type='str'),
         intermediate_name=dict(type='str'),
     )
+    # Internal names usually want no DNS record at all (see CAProvider.MISSING_DNS_PROVIDER_HINT).
+    MISSING_DNS_PROVIDER_HINT = ('The local CA asks for a DNS TXT record for {name} (validation: dns, the default) and no DNS '
+                                 'provider is set up: for internal names run certflow.ssl.cert_request with validation: none '
+                                 '(the pending order follows it), or give cert_validate the {dns_provider} settings (or method: dns_manual)')
 
     @classmethod
     def settings_from(cls, options):
