@@ -198,7 +198,7 @@ def test_other_problems_go_to_on_problem_and_are_retried_when_it_fixed_them(serv
 
 def test_each_answer_brings_the_nonce_of_the_next_request(server):
     client = make_client(server)
-    for _ in range(3):
+    for _attempt in range(3):
         post(client)
     assert server.paths('HEAD') == ['/nonce']
     assert [n for _m, _p, n in server.calls if n] == ['nonce-1', 'nonce-2', 'nonce-3']
@@ -206,7 +206,7 @@ def test_each_answer_brings_the_nonce_of_the_next_request(server):
 
 def test_the_pool_keeps_only_the_newest_nonces(server):
     client = make_client(server)
-    for _ in range(acme_client.MAX_CACHED_NONCES + 8):
+    for _attempt in range(acme_client.MAX_CACHED_NONCES + 8):
         client._retrying('HEAD', BASE + '/nonce', lambda: client._request('HEAD', BASE + '/nonce'))
     assert len(client._nonces) == acme_client.MAX_CACHED_NONCES
     assert client._nonces[-1] == 'nonce-%d' % (acme_client.MAX_CACHED_NONCES + 8)
