@@ -49,7 +49,7 @@ FINDINGS = [
     '**cert_revoke ignored the certificate lock** (`_revoke.py`): a revocation could run in the middle of a renewal of the '
     'same name, and both wrote `order.json`. It now takes the lock like `cert_request` and `cert_validate` (not in check '
     'mode). Shown by *while another run holds the certificate*.',
-    '**Timeout message** (`_ca/acme.py`): a CA that never answered ended in "cannot reach ACME server ...: Read timed out"; '
+    '**Timeout message** (`_ca/acme/client.py`): a CA that never answered ended in "cannot reach ACME server ...: Read timed out"; '
     'it now says "timed out after N s (option timeout) waiting for ACME server URL to answer". Shown by *CA never answers*.',
 ]
 # Issue 12 (hostile input): what was trusted too far, and where it is now checked.
@@ -70,7 +70,7 @@ FINDINGS += [
     '**One order, two names** (`_request.py`, local CA, Alibaba Cloud): `example.com.` and `EXAMPLE.COM` under two names '
     'shared one CA order and serial, so revoking one revoked the other. An order held by one store entry is never taken '
     'over by another.',
-    '**Plain HTTP and unchecked TLS** (`_ca/acme.py`, `_aliyun_client.py`): accepted silently. Now a warning on every run, '
+    '**Plain HTTP and unchecked TLS** (`_ca/acme/client.py`, `_aliyun/client.py`): accepted silently. Now a warning on every run, '
     'and an EAB key or STS token is never sent over plain HTTP.',
 ]
 
