@@ -10,8 +10,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
-from ansible_collections.certflow.ssl.plugins.module_utils._store import check_name
+from ansible_collections.certflow.ssl.plugins.module_utils._store import is_valid_name
 
 # Any of these makes an entry say what to certify.
 _NAME_KEYS = ('domains', 'ip_addresses', 'csr', 'csr_content')
@@ -21,15 +20,6 @@ def _entries(certificates, filter_name):
     if not isinstance(certificates, list) or not all(isinstance(entry, dict) for entry in certificates):
         raise AnsibleFilterError('%s expects certflow_certificates (a list of dicts)' % filter_name)
     return certificates
-
-
-def _plain_name(name):
-    # The name becomes a folder of the store: the store's own rule.
-    try:
-        check_name(name)
-    except CertflowError:
-        return False
-    return True
 
 
 def _method(entry, defaults):
@@ -42,7 +32,7 @@ def certificate_entry_problems(certificates):
     problems = []
     for entry in _entries(certificates, 'certificate_entry_problems'):
         name = entry.get('name')
-        if not (isinstance(name, str) and _plain_name(name)) or not any(entry.get(key) for key in _NAME_KEYS):
+        if not (is_valid_name(name)) or not any(entry.get(key) for key in _NAME_KEYS):
             problems.append("entry %s of certflow_certificates is not valid: it needs a name (1-128 letters, digits, '.', '_', '-',"
                             " starting with a letter or digit)"
                             ' and domains (or ip_addresses or a csr)' % ('(no name)' if name in (None, '') else name))

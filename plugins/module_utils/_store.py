@@ -67,6 +67,15 @@ def check_name(name):
     return name
 
 
+def is_valid_name(name):
+    """check_name as a yes/no answer (for the roles' test and filters)."""
+    try:
+        check_name(name)
+    except CertflowError:
+        return False
+    return True
+
+
 def name_for_domain(domain):
     """A store name derived from the first domain (``*.example.com`` -> ``wildcard.example.com``)."""
     if domain.startswith('*.'):

@@ -6,18 +6,9 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
-from ansible_collections.certflow.ssl.plugins.module_utils._store import check_name
-
-
-def certificate_name(value):
-    try:
-        check_name(value)
-    except CertflowError:
-        return False
-    return True
+from ansible_collections.certflow.ssl.plugins.module_utils._store import is_valid_name
 
 
 class TestModule(object):
     def tests(self):
-        return {'certificate_name': certificate_name}
+        return {'certificate_name': is_valid_name}

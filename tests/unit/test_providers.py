@@ -13,7 +13,7 @@ from ansible_collections.certflow.ssl.plugins.module_utils._ca import CA_PROVIDE
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 from ansible_collections.certflow.ssl.plugins.module_utils._dns import DNS_PROVIDERS, dns_provider_class
 from ansible_collections.certflow.ssl.plugins.module_utils._run import Run
-from ansible_collections.certflow.ssl.plugins.test.certificate_name import certificate_name
+from ansible_collections.certflow.ssl.plugins.test.certificate_name import TestModule as CertificateNameTests
 
 REGISTRIES = [(CA_PROVIDERS, _module.provider_argument_spec), (DNS_PROVIDERS, _module.dns_argument_spec)]
 
@@ -164,4 +164,4 @@ def test_info_asks_the_ca_with_a_revocation_index(tmp_path):
     (None, False), (5, False), ('é', False),
 ])
 def test_certificate_name_test_is_the_stores_rule(name, valid):
-    assert certificate_name(name) is valid
+    assert CertificateNameTests().tests()['certificate_name'](name) is valid

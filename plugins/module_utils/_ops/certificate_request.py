@@ -77,8 +77,8 @@ class CertificateRequest:
             raise CertflowError('wildcard name(s) %s need dns validation, not http' % ', '.join(wildcards))
         if self.ip_addresses and self.validation == 'dns':
             raise CertflowError('IP address(es) %s cannot be validated by dns; use validation: http' % ', '.join(self.ip_addresses))
-        self.name = certificate_name({'name': options.get('name'), 'domains': self.domains, 'ip_addresses': self.ip_addresses})
-        check_name(self.name)
+        # The names are normalised already: the first one names the store entry unless a name is given.
+        self.name = check_name(options.get('name') or name_for_domain((self.domains or self.ip_addresses)[0]))
         self.identifiers = [{'type': 'dns', 'value': d} for d in self.domains] + [{'type': 'ip', 'value': i} for i in self.ip_addresses]
         self.key_type = options.get('key_type') or 'ec256'
         self.product = options.get('product')
