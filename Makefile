@@ -10,7 +10,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 COLLECTIONS := $(CURDIR)/.collections
-SYSTEM_PACKAGES := pebble bind9 bind9-utils dnsutils nginx-light apache2 openssl chromium shellcheck
+SYSTEM_PACKAGES := bind9 bind9-utils dnsutils nginx-light apache2 openssl chromium shellcheck
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
 N ?= 10
@@ -67,9 +67,11 @@ lint: venv collection
 	$(BIN)/ruff check plugins tests bench
 
 # PYTEST_ARGS: a part of the suite (make test PYTEST_ARGS=tests/unit, or .ci/run PYTEST_ARGS=...).
+# PYTEST_WORKERS: pytest-xdist workers; every worker starts its own services on free ports.
 PYTEST_ARGS ?= tests
+PYTEST_WORKERS ?= 2
 test: system-deps venv collection sanity
-	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=25 $(PYTEST_ARGS)
 
 # Not part of `make test`: a few minutes, and timings are a record, not a test.
 bench: system-deps venv collection

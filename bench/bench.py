@@ -206,7 +206,7 @@ class Bench:
     def start(self):
         missing = service_lib.missing_binaries()
         if missing:
-            raise SystemExit('bench needs %s; run `make system-deps` (Debian packages pebble bind9 nginx-light)' % ', '.join(missing))
+            raise SystemExit('bench needs %s; run `make system-deps` (Debian packages bind9 nginx-light; Pebble from ../shared/pebble or PEBBLE_BIN)' % ', '.join(missing))
         tools = self.args.tools
         if 'certbot' in tools:
             ensure_certbot()
@@ -214,7 +214,7 @@ class Bench:
         if 'community.crypto' in tools:
             self.cc_path, self.versions['community.crypto'] = ensure_community_crypto()
         self.versions['ansible-core'] = ansible_core_version()
-        self.versions['pebble'] = tool_version(['dpkg-query', '-W', '-f', '${Version}', 'pebble'])
+        self.versions['pebble'] = tool_version([service_lib.pebble_binary(), '-version']).replace('Pebble version: ', '')
         log('starting Pebble, BIND9 and nginx in %s' % self.workdir)
         # No nonce is rejected on purpose: certbot 2.1 gives up after one badNonce retry, and
         # a benchmark measures speed, not how each client survives a hostile CA.

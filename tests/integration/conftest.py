@@ -26,7 +26,7 @@ def pytest_collection_modifyitems(config, items):
 def _require_binaries():
     missing = service_lib.missing_binaries()
     if missing:
-        pytest.fail('integration tests need %s; run `make test` (or apt-get install pebble bind9 bind9-utils nginx-light)'
+        pytest.fail('integration tests need %s; run `make test` (or apt-get install bind9 bind9-utils nginx-light; Pebble from ../shared/pebble or PEBBLE_BIN)'
                     % ', '.join(missing), pytrace=False)
 
 

@@ -17,6 +17,7 @@ Messages are normalised (ports, ACME object ids, temporary paths, tokens) so
 the generated file only changes when behaviour does.
 """
 
+import fcntl
 import json
 import os
 import re
@@ -175,10 +176,14 @@ def pytest_sessionfinish(session, exitstatus):
         deselecting = bool(session.config.option.keyword or session.config.option.markexpr)
         return path not in collected_files or row['test'] in collected or deselecting
 
-    merged = [row for row in _load(RESULTS) if keep(row)] + _rows
-    merged.sort(key=lambda row: (_area_key(row['area']), row.get('order') or []))
-    _save(RESULTS, merged)
-    write_markdown(merged, DOC)
+    # pytest-xdist workers each finish with their own rows: one merge at a time, or one loses the other's.
+    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
+    with open(RESULTS + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        merged = [row for row in _load(RESULTS) if keep(row)] + _rows
+        merged.sort(key=lambda row: (_area_key(row['area']), row.get('order') or []))
+        _save(RESULTS, merged)
+        write_markdown(merged, DOC)
     reporter = session.config.pluginmanager.get_plugin('terminalreporter')
     if reporter is not None:
         reporter.write_line('reliability: %d cases recorded, %s written' % (len(_rows), os.path.relpath(DOC, REPO)))

@@ -37,7 +37,11 @@ STOP_TIMEOUT = 10.0
 POLL_INTERVAL = 0.05
 PORT_ATTEMPTS = 3
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-REQUIRED_BINARIES = ('named', 'nsupdate', 'nginx', 'pebble')
+REQUIRED_BINARIES = ('named', 'nsupdate', 'nginx')
+# A current Pebble (ARI, profiles, IP identifiers, dns-account-01, dns-persist-01), not Debian's 2.4:
+# ../shared/pebble/bin/pebble next to the project, or PEBBLE_BIN. Never a silent fallback to another one.
+PEBBLE_DEFAULT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
+                              'shared', 'pebble', 'bin', 'pebble')
 
 _live_processes = set()
 
@@ -47,9 +51,31 @@ class ServiceError(RuntimeError):
 
 
 def missing_binaries(names=REQUIRED_BINARIES):
-    """Return the names of required service binaries that are not on PATH (sbin included)."""
+    """Return the names of required service binaries that are not on PATH (sbin included), and Pebble's
+    expected path when it is not there (with the default names)."""
     path = os.environ.get('PATH', '') + os.pathsep + '/usr/sbin' + os.pathsep + '/sbin'
-    return [name for name in names if shutil.which(name, path=path) is None]
+    missing = [name for name in names if shutil.which(name, path=path) is None]
+    if names is REQUIRED_BINARIES and not _is_executable(pebble_binary()):
+        missing.append(pebble_binary())
+    return missing
+
+
+def _is_executable(path):
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def pebble_binary():
+    """The Pebble the tests and the benchmark run: $PEBBLE_BIN, else ../shared/pebble/bin/pebble."""
+    return os.environ.get('PEBBLE_BIN') or PEBBLE_DEFAULT
+
+
+def _pebble():
+    binary = pebble_binary()
+    if not _is_executable(binary):
+        raise ServiceError('Pebble is not at %s: the tests need the current Pebble of ../shared/pebble '
+                           '(or set PEBBLE_BIN to one built with its build.sh); Debian\'s pebble 2.4 lacks ARI, '
+                           'profiles and the new challenges' % binary)
+    return binary
 
 
 def _which(name):
@@ -57,7 +83,7 @@ def _which(name):
     found = shutil.which(name, path=path)
     if found is None:
         raise ServiceError('%s is not installed; run `make test` or apt-get install the test services '
-                           '(pebble, bind9, bind9-utils, nginx-light)' % name)
+                           '(bind9, bind9-utils, nginx-light)' % name)
     return found
 
 
@@ -535,7 +561,7 @@ def start_pebble(workdir, dns_port, http_port, env=None, eab_keys=None, config=N
     """Start Pebble on free loopback ports using the given DNS server and HTTP-01 port; returns a Pebble.
 
     config: more Pebble settings, e.g. {'domainBlocklist': ['blocked.example']} (rejectedIdentifier)."""
-    pebble = _which('pebble')
+    pebble = _pebble()
     workdir = os.path.abspath(workdir)
     os.makedirs(workdir, exist_ok=True)
     ca_bundle, cert_path, key_path = _write_test_tls(workdir)
