@@ -266,17 +266,11 @@ def test_revoke_with_certificate_key(services, provider, tmp_path):
 # --------------------------------------------------------------- request count
 
 def connection_count(acme):
-    """TCP/TLS connections opened by the provider's session so far (keep-alive makes it small)."""
-    total = 0
-    for adapter in acme.client.session.adapters.values():
-        pools = getattr(getattr(adapter, 'poolmanager', None), 'pools', None)
-        try:
-            with pools.lock:
-                values = list(pools._container.values())
-        except AttributeError:   # another urllib3 layout: the count is best effort
-            continue
-        total += sum(getattr(pool, 'num_connections', 0) for pool in values)
-    return total
+    """TCP/TLS connections opened by the provider's pools so far (keep-alive makes it small)."""
+    manager = acme.client.http._direct
+    with manager.pools.lock:
+        pools = list(manager.pools._container.values())
+    return sum(pool.num_connections for pool in pools)
 
 
 def test_requests_per_http01_certificate(services, store_dir, record_property):

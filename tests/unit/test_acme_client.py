@@ -5,11 +5,9 @@ server mounted on its session: the one retry loop (503, badNonce, Retry-After
 within the deadline, giving up) and the nonce pool shared by a run's workers."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
-import requests
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
 
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import client as acme_client
@@ -17,23 +15,24 @@ from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import jws a
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.errors import BAD_NONCE, ERROR_NS
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
+from ansible_collections.certflow.ssl.plugins.module_utils._http import Answer, TransportError
 
 BASE = 'https://ca.test'
 DIRECTORY = {'newNonce': BASE + '/nonce', 'newAccount': BASE + '/new-acct', 'newOrder': BASE + '/new-order'}
 KEY = _crypto.generate_private_key('ec256')
 
 
-class ScriptedServer(BaseAdapter):
+class ScriptedServer:
     """Answers from a script per path (then 200 {}); every answer but the
     directory's brings a fresh Replay-Nonce; records the nonce of each POST."""
 
     def __init__(self):
-        super().__init__()
         self.script = {}           # path -> [(status, headers, body) or exception, ...]
         self.calls = []            # (method, path, nonce or None)
         self.counter = 0
 
-    def send(self, request, **kwargs):
+    def request(self, method, url, body=None, headers=None, timeout=None):
+        request = SimpleNamespace(method=method, url=url, body=body, headers=headers or {})
         path = request.url[len(BASE):]
         nonce = None
         if request.method == 'POST':
@@ -48,17 +47,12 @@ class ScriptedServer(BaseAdapter):
         if isinstance(result, Exception):
             raise result
         status, headers, body = result
-        response = requests.Response()
-        response.status_code = status
-        response.reason = 'OK' if status < 400 else 'Error'
-        response.headers = CaseInsensitiveDict(headers)
+        headers = dict(headers)
         if path != '/dir':
             self.counter += 1
-            response.headers['Replay-Nonce'] = 'nonce-%d' % self.counter
-        response._content = json.dumps(body).encode() if isinstance(body, dict) else body.encode()
-        response.url = request.url
-        response.request = request
-        return response
+            headers['Replay-Nonce'] = 'nonce-%d' % self.counter
+        content = json.dumps(body).encode() if isinstance(body, dict) else body.encode()
+        return Answer(status, headers, content, 'OK' if status < 400 else 'Error', url)
 
     def close(self):
         pass
@@ -69,7 +63,7 @@ class ScriptedServer(BaseAdapter):
 
 def make_client(server, timeout=60.0, shared=None, clock=None):
     client = acme_client.AcmeClient({'directory': BASE + '/dir'}, ProviderContext(timeout=timeout, shared=shared))
-    client.session.mount(BASE, server)
+    client.http = server
     client.sleeps = []
     if clock is None:
         client._sleep = client.sleeps.append
@@ -172,7 +166,7 @@ def test_a_rate_limit_past_the_longest_wait_is_not_waited(server):
 
 
 def test_connection_errors_end_in_cannot_reach(server):
-    server.script['/new-order'] = [requests.exceptions.ConnectionError('refused')] * 10
+    server.script['/new-order'] = [TransportError(ConnectionError('refused'))] * 10
     client = make_client(server)
     with pytest.raises(CertflowError, match='cannot reach ACME server https://ca.test/new-order: refused'):
         post(client)

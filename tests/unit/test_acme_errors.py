@@ -5,15 +5,14 @@ adapter: problem documents, Retry-After, badNonce, nonce reuse, account cache.""
 
 import datetime
 import json
+from types import SimpleNamespace
 import os
 import stat
 
 import pytest
+from urllib3._collections import HTTPHeaderDict
 
 from ansible_collections.certflow.ssl.plugins.module_utils._store import Store
-import requests
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
 
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 
@@ -24,6 +23,7 @@ from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import order
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.provider import AcmeProvider
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import ProviderContext
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
+from ansible_collections.certflow.ssl.plugins.module_utils._http import Answer, TransportError
 from ansible_collections.certflow.ssl.plugins.module_utils._ops.certificate_request import CertificateRequest
 
 BASE = 'https://ca.test'
@@ -31,11 +31,10 @@ DIRECTORY = BASE + '/dir'
 PROBLEM = 'application/problem+json'
 
 
-class FakeAcme(BaseAdapter):
+class FakeAcme:
     """Answers ACME requests from handlers; every POST must carry a nonce it issued."""
 
     def __init__(self):
-        super().__init__()
         self.calls = []            # (method, path, protected header or None, verify)
         self.issued = set()
         self.counter = 0
@@ -51,7 +50,8 @@ class FakeAcme(BaseAdapter):
         self.issued.add(value)
         return value
 
-    def send(self, request, **kwargs):
+    def request(self, method, url, body=None, headers=None, timeout=None):
+        request = SimpleNamespace(method=method, url=url, body=body, headers=headers or {})
         path = request.url[len(BASE):]
         protected = payload = None
         if request.method == 'POST':
@@ -60,7 +60,7 @@ class FakeAcme(BaseAdapter):
             payload = json.loads(_jws.b64u_decode(body['payload'])) if body['payload'] else None
             assert protected['url'] == request.url
             assert request.headers['Content-Type'] == 'application/jose+json'
-        self.calls.append((request.method, path, protected, kwargs.get('verify')))
+        self.calls.append((request.method, path, protected, None))
         if self.queued.get(path):
             result = self.queued[path].pop(0)
             if isinstance(result, Exception):
@@ -72,16 +72,11 @@ class FakeAcme(BaseAdapter):
                 self.issued.discard(protected['nonce'])
             result = self.handlers[path](request, protected, payload)
         status, headers, body = result
-        response = requests.Response()
-        response.status_code = status
-        response.reason = 'OK' if status < 400 else 'Error'
-        response.headers = CaseInsensitiveDict(headers)
+        headers = dict(headers)
         if request.method == 'POST' or path == '/nonce':
-            response.headers['Replay-Nonce'] = self.nonce()
-        response._content = json.dumps(body).encode() if isinstance(body, (dict, list)) else (body or '').encode()
-        response.url = request.url
-        response.request = request
-        return response
+            headers['Replay-Nonce'] = self.nonce()
+        content = json.dumps(body).encode() if isinstance(body, (dict, list)) else (body or '').encode()
+        return Answer(status, headers, content, 'OK' if status < 400 else 'Error', url)
 
     def close(self):
         pass
@@ -118,7 +113,7 @@ def make_provider(fake, settings=None, store=None, timeout=60.0, **context):
         base.pop('account_key_content')
     base.update(settings or {})
     provider = AcmeProvider(base, ProviderContext(store=store, timeout=timeout, **context))
-    provider.client.session.mount(BASE, fake)
+    provider.client.http = fake
     provider.sleeps = []
     provider.client._sleep = provider.sleeps.append
     return provider
@@ -251,7 +246,7 @@ def test_error_without_problem_document(fake):
 
 
 def test_connection_errors_are_retried_with_backoff(fake):
-    fake.queued['/new-order'] = [requests.exceptions.ConnectionError('reset by peer')]
+    fake.queued['/new-order'] = [TransportError(ConnectionError('reset by peer'))]
     _authz(fake)
     provider = make_provider(fake)
     provider.create_order(SPEC, 'csr')
@@ -261,25 +256,24 @@ def test_connection_errors_are_retried_with_backoff(fake):
 
 
 def test_connection_errors_give_up_after_a_few_tries(fake):
-    fake.queued['/dir'] = [requests.exceptions.ConnectionError('refused')] * 10
+    fake.queued['/dir'] = [TransportError(ConnectionError('refused'))] * 10
     provider = make_provider(fake)
     with pytest.raises(CertflowError, match='cannot reach ACME server https://ca.test/dir'):
         provider.create_order(SPEC, 'csr')
     assert fake.paths().count('/dir') == acme_client.CONNECTION_RETRIES + 1
 
 
-def test_verify_is_passed_on_every_request(fake, tmp_path, monkeypatch):
+def test_tls_trust_is_the_named_bundle_or_none(tmp_path, monkeypatch):
+    # REQUESTS_CA_BUNDLE must not override an explicit acme.ca_bundle (nor validate_certs: false).
     monkeypatch.setenv('REQUESTS_CA_BUNDLE', '/nonexistent/bundle.pem')
     bundle = tmp_path / 'ca.pem'
-    bundle.write_text('not used by the fake')
-    _authz(fake)
-    provider = make_provider(fake, {'ca_bundle': str(bundle)})
-    provider.create_order(SPEC, 'csr')
-    assert {verify for _m, _p, _h, verify in fake.calls} == {str(bundle)}
-    fake.calls.clear()
-    provider = make_provider(fake, {'validate_certs': False})
-    provider.create_order(SPEC, 'csr')
-    assert {verify for _m, _p, _h, verify in fake.calls} == {False}
+    bundle.write_text('not read until a connection is made')
+    provider = AcmeProvider({'directory': DIRECTORY, 'ca_bundle': str(bundle)}, ProviderContext(timeout=5))
+    assert provider.client.http._tls == {'cert_reqs': 'CERT_REQUIRED', 'ca_certs': str(bundle)}
+    provider = AcmeProvider({'directory': DIRECTORY, 'validate_certs': False}, ProviderContext(timeout=5))
+    assert provider.client.http._tls == {'cert_reqs': 'CERT_NONE'}
+    provider = AcmeProvider({'directory': DIRECTORY}, ProviderContext(timeout=5))
+    assert provider.client.http._tls == {'cert_reqs': 'CERT_REQUIRED', 'ca_certs': '/nonexistent/bundle.pem'}
 
 
 def test_deadline_stops_requests(fake):
@@ -322,7 +316,7 @@ def test_the_order_takes_the_request_unchanged(fake):
 
 def test_no_key_and_no_store(fake):
     provider = AcmeProvider({'directory': DIRECTORY}, ProviderContext())
-    provider.client.session.mount(BASE, fake)
+    provider.client.http = fake
     with pytest.raises(CertflowError, match='no account key: set acme.account_key_src or a store_dir'):
         provider.create_order(SPEC, 'csr')
 
@@ -419,7 +413,8 @@ def test_a_token_that_could_escape_the_webroot_is_refused(fake):
 
 
 def test_alternate_links_are_all_found():
-    response = requests.Response()
-    response.headers = CaseInsensitiveDict({'Link': '<https://ca.test/dir>;rel="index", <https://ca.test/cert/1/alternate/1>;rel="alternate", '
-                                                    '<https://ca.test/cert/1/alternate/2>; rel="alternate"'})
+    headers = HTTPHeaderDict()
+    headers.add('Link', '<https://ca.test/dir>;rel="index", <https://ca.test/cert/1/alternate/1>;rel="alternate"')
+    headers.add('Link', '<https://ca.test/cert/1/alternate/2>; rel="alternate"')
+    response = Answer(200, headers)
     assert acme_orders.alternate_links(response) == ['https://ca.test/cert/1/alternate/1', 'https://ca.test/cert/1/alternate/2']

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) certflow.ssl contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The ACME transport: one requests session, the directory, the nonce pool, JWS-signed POSTs, and the retry loop."""
+"""The ACME transport: keep-alive HTTP (module_utils/_http.py), the directory, the nonce pool, JWS-signed POSTs, and the retry loop."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -11,16 +11,11 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-try:
-    import requests
-    from requests.adapters import HTTPAdapter
-except ImportError:  # reported by the module wrapper (module_utils/_deps.py)
-    pass
-
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import jws as _jws
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.errors import (
     BAD_NONCE, RATE_LIMITED, problem_error, problem_of, retry_after_of, unreachable_error)
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline, backoff
+from ansible_collections.certflow.ssl.plugins.module_utils._http import Pools, TransportError
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
@@ -35,7 +30,7 @@ MAX_CACHED_NONCES = 32
 NONCE_WAIT = 0.5            # longest wait for the nonce of an answer under way before asking newNonce for one
 NONCE_PARALLEL = 2          # nonces kept in circulation between the workers of a run (requests at once)
 POOL_SIZE = 16              # keep-alive connections kept per host for the workers of a run
-USER_AGENT = 'certflow.ssl-acme/1.0 (+python-requests)'
+USER_AGENT = 'certflow.ssl-acme/1.0 (+urllib3)'
 
 
 class _SharedState:
@@ -49,7 +44,7 @@ class _SharedState:
     needs about as many connections (urllib3's pool is thread-safe)."""
 
     def __init__(self):
-        self.adapter = None         # the HTTPAdapter (connection pool) every worker's session uses
+        self.pools = {}             # TLS setting -> the keep-alive Pools every worker uses
         self.lock = threading.Lock()
         self.nonce_ready = threading.Condition(self.lock)
         self.nonces = []
@@ -66,7 +61,7 @@ _SHARED_GUARD = threading.Lock()
 def _shared_state(context, directory_url):
     registry = getattr(context, 'shared', None)
     if registry is None:            # a provider on its own (tests, single calls)
-        return _SharedState()
+        return None
     with _SHARED_GUARD:
         state = registry.get(('acme', directory_url))
         if state is None:
@@ -101,19 +96,13 @@ class AcmeClient:
         self.verify = self._verify_setting()
         timeout = context.timeout
         self.deadline = Deadline(300.0 if timeout is None else float(timeout))
-        self._shared = _shared_state(context, self.directory_url)
-        self.session = requests.Session()
-        self.session.headers['User-Agent'] = USER_AGENT
-        # With trust_env requests scans the whole environment for proxy settings twice
-        # on every request; the proxies of each host are looked up once instead (_proxies_for).
-        self.session.trust_env = False
-        self._proxies = {}
-        if getattr(context, 'shared', None) is not None:
-            with _SHARED_GUARD:
-                if self._shared.adapter is None:
-                    self._shared.adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
-            self.session.mount('https://', self._shared.adapter)
-            self.session.mount('http://', self._shared.adapter)
+        shared = _shared_state(context, self.directory_url)
+        self._owns_http = shared is None
+        self._shared = _SharedState() if shared is None else shared
+        with _SHARED_GUARD:
+            self.http = self._shared.pools.get(self.verify)
+            if self.http is None:
+                self.http = self._shared.pools[self.verify] = Pools(self.verify, maxsize=POOL_SIZE, user_agent=USER_AGENT)
         self.request_count = 0
         self._sleep = time.sleep
         self._count_lock = threading.Lock()
@@ -136,7 +125,7 @@ class AcmeClient:
             self.warn("acme.validate_certs is false: the ACME server's identity is not checked (%s)" % self.directory_url)
 
     def _verify_setting(self):
-        """What requests' ``verify`` gets: the CA bundle file, True or False."""
+        """The CA bundle file, True (the default bundle) or False."""
         ca_bundle = self.settings.get('ca_bundle')
         if ca_bundle:
             ca_bundle = os.path.expanduser(ca_bundle)
@@ -146,11 +135,13 @@ class AcmeClient:
         validate = self.settings.get('validate_certs')
         if validate is not None and not validate:
             return False
-        # What requests does with trust_env (off above): a CA bundle named in the environment.
+        # As requests would: a CA bundle named in the environment.
         return os.environ.get('REQUESTS_CA_BUNDLE') or os.environ.get('CURL_CA_BUNDLE') or True
 
     def close(self):
-        self.session.close()
+        # Pools shared with the run's other workers stay open for them.
+        if self._owns_http:
+            self.http.close()
 
     # ------------------------------------------------------------ what the run is told
     def log(self, msg):
@@ -177,25 +168,26 @@ class AcmeClient:
         if seconds:
             self._sleep(seconds)
 
-    def _request(self, method, url, **kwargs):
-        """One HTTP exchange; TLS failures are final, other connection errors are raised as is for the caller's retry."""
+    def _request(self, method, url, body=None, headers=None, counted=False):
+        """One HTTP exchange; TLS failures are final, other TransportErrors are raised for the caller's retry.
+        ``counted``: under way since _take_nonce handed out its nonce."""
         shared = self._shared
-        counted = kwargs.pop('counted', False)      # under way since _take_nonce handed out its nonce
         brings_nonce = counted or method in ('POST', 'HEAD')   # the directory (GET) brings none
         if brings_nonce and not counted:
             with shared.lock:
                 shared.in_flight += 1
         response = None
         try:
-            kwargs['timeout'] = self._timeout(url)
-            kwargs['verify'] = self.verify   # on every request: REQUESTS_CA_BUNDLE would override Session.verify
-            kwargs['proxies'] = self._proxies_for(url)
+            timeout = self._timeout(url)
             with self._count_lock:
                 self.request_count += 1
-            response = self.session.request(method, url, **kwargs)
-        except requests.exceptions.SSLError as exc:
-            raise CertflowError('TLS connection to ACME server %s failed: %s (check acme.ca_bundle / acme.validate_certs)' % (url, exc),
-                                url=url)
+            try:
+                response = self.http.request(method, url, body=body, headers=headers, timeout=timeout)
+            except TransportError as exc:
+                if exc.tls:
+                    raise CertflowError('TLS connection to ACME server %s failed: %s (check acme.ca_bundle / acme.validate_certs)'
+                                        % (url, exc), url=url)
+                raise
         finally:
             with shared.lock:
                 shared.in_flight -= brings_nonce
@@ -204,15 +196,6 @@ class AcmeClient:
                 # every waiter looks again: one takes the nonce, the others wait on or ask for one
                 shared.nonce_ready.notify_all()
         return response
-
-    def _proxies_for(self, url):
-        """The environment's proxies for ``url`` (HTTPS_PROXY, NO_PROXY ...), as requests
-        finds them, looked up once per scheme and host."""
-        key = '/'.join(url.split('/', 3)[:3])     # scheme://host[:port]
-        proxies = self._proxies.get(key)
-        if proxies is None:
-            proxies = self._proxies[key] = requests.utils.get_environ_proxies(url)
-        return proxies
 
     # ------------------------------------------------------------ the retry loop
     def _retrying(self, method, url, attempt, on_problem=None):
@@ -227,7 +210,7 @@ class AcmeClient:
         while True:
             try:
                 response = attempt()
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            except TransportError as exc:
                 failures += 1
                 if failures > CONNECTION_RETRIES or self.deadline.expired():
                     raise unreachable_error(url, exc, self.deadline)
@@ -352,5 +335,5 @@ class AcmeClient:
             except BaseException:
                 self._nonce_unused()
                 raise
-            return self._request('POST', url, data=body, headers=headers, counted=True)
+            return self._request('POST', url, body=body, headers=headers, counted=True)
         return self._retrying('POST', url, attempt, on_problem)

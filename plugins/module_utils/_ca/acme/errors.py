@@ -9,11 +9,6 @@ __metaclass__ = type
 import datetime
 import email.utils
 
-try:
-    import requests
-except ImportError:  # reported by the module wrapper (module_utils/_deps.py)
-    pass
-
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 
 ERROR_NS = 'urn:ietf:params:acme:error:'
@@ -109,7 +104,7 @@ def problem_error(problem, url, response=None):
 
 def unreachable_error(url, exc, deadline):
     """The CertflowError for a server that could not be reached (or did not answer in time)."""
-    if isinstance(exc, requests.exceptions.Timeout) and deadline.expired():
+    if getattr(exc, 'timeout', False) and deadline.expired():
         return CertflowError('timed out after %ss (option timeout) waiting for ACME server %s to answer: %s'
                              % (int(round(deadline.seconds)), url, exc), url=url)
     return CertflowError('cannot reach ACME server %s: %s' % (url, exc), url=url)

@@ -34,23 +34,12 @@ PEM_CHAIN = 'application/pem-certificate-chain'
 def alternate_links(response):
     """URLs of every ``Link: <...>;rel="alternate"`` header (several may be sent)."""
     urls = []
-    for value in _header_values(response, 'Link'):
+    for value in response.header_values('Link'):
         for link in requests.utils.parse_header_links(value):
             rels = (link.get('rel') or '').split()
             if 'alternate' in rels and link.get('url'):
                 urls.append(link['url'])
     return urls
-
-
-def _header_values(response, name):
-    raw = getattr(response, 'raw', None)
-    headers = getattr(raw, 'headers', None)
-    if headers is not None and hasattr(headers, 'getlist'):
-        values = headers.getlist(name)
-        if values:
-            return values
-    value = response.headers.get(name)
-    return [value] if value else []
 
 
 def _issuer_cn(cert):
