@@ -206,7 +206,8 @@ class Bench:
     def start(self):
         missing = service_lib.missing_binaries()
         if missing:
-            raise SystemExit('bench needs %s; run `make system-deps` (Debian packages bind9 nginx-light; Pebble from ../shared/pebble or PEBBLE_BIN)' % ', '.join(missing))
+            raise SystemExit('bench needs %s; run `make system-deps` (Debian packages bind9 nginx-light; '
+                             'Pebble from ../shared/pebble or PEBBLE_BIN)' % ', '.join(missing))
         tools = self.args.tools
         if 'certbot' in tools:
             ensure_certbot()
