@@ -66,6 +66,23 @@ class TransportError(Exception):
         self.timeout = timeout
 
 
+def tls_settings(verify):
+    """urllib3's pool settings for ``verify`` as requests takes it: True (certifi's
+    bundle), False (no check), or the path of a CA bundle file or folder."""
+    if verify is False:
+        return {'cert_reqs': 'CERT_NONE'}
+    path = requests_certs.where() if verify is True else os.path.expanduser(verify)
+    if os.path.isdir(path):
+        return {'cert_reqs': 'CERT_REQUIRED', 'ca_cert_dir': path}
+    return {'cert_reqs': 'CERT_REQUIRED', 'ca_certs': path}
+
+
+def is_timeout(exc):
+    """Whether a urllib3 error means no answer in time (a refused connection is a
+    NewConnectionError, which urllib3 files under its connect timeouts)."""
+    return isinstance(exc, urllib3_errors.TimeoutError) and not isinstance(exc, urllib3_errors.NewConnectionError)
+
+
 class Pools:
     """Keep-alive connection pools, shared by the threads of a run (urllib3's pools are
     thread-safe). ``verify``: True (certifi's bundle, or REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
@@ -74,20 +91,11 @@ class Pools:
     def __init__(self, verify=True, maxsize=16, user_agent=None):
         self.user_agent = user_agent
         self._maxsize = maxsize
-        self._tls = self._tls_settings(verify)
+        self._tls = tls_settings(verify)
         self._lock = threading.Lock()
         self._direct = None
         self._proxied = {}          # proxy URL -> ProxyManager
         self._route = {}            # scheme://host[:port] -> manager
-
-    @staticmethod
-    def _tls_settings(verify):
-        if verify is False:
-            return {'cert_reqs': 'CERT_NONE'}
-        path = requests_certs.where() if verify is True else os.path.expanduser(verify)
-        if os.path.isdir(path):
-            return {'cert_reqs': 'CERT_REQUIRED', 'ca_cert_dir': path}
-        return {'cert_reqs': 'CERT_REQUIRED', 'ca_certs': path}
 
     def _manager(self, url):
         origin = '/'.join(url.split('/', 3)[:3])
@@ -127,8 +135,7 @@ class Pools:
         except urllib3_errors.SSLError as exc:
             raise TransportError(exc, tls=True)
         except urllib3_errors.HTTPError as exc:
-            timed_out = isinstance(exc, urllib3_errors.TimeoutError) and not isinstance(exc, urllib3_errors.NewConnectionError)
-            raise TransportError(exc, timeout=timed_out)
+            raise TransportError(exc, timeout=is_timeout(exc))
         return Answer(response.status, response.headers, response.data, response.reason, url)
 
     def close(self):

@@ -179,6 +179,12 @@ def _proofs_problem(proofs):
     return None
 
 
+def _json_text(value):
+    # One line: json's C encoder does not indent, and the indenting one in Python cost
+    # more than the rest of a store write.
+    return json.dumps(value, sort_keys=True) + '\n'
+
+
 def _link_error(path, root):
     return CertflowError('%s is a symbolic link; the certificate store does not follow links below its root (%s): '
                          'replace it with a real file or folder, or remove it' % (path, root))
@@ -189,6 +195,7 @@ class Store:
 
     def __init__(self, root):
         self.root = os.path.abspath(os.path.expanduser(root))
+        self._root_prefix = os.path.join(self.root, '')
 
     # -- layout ---------------------------------------------------------
     def cert_dir(self, name):
@@ -242,7 +249,11 @@ class Store:
         """Refuse ``path`` when it, or a folder between the root and it, is
         a symbolic link (or a folder on the way is something else). Returns
         whether ``path`` exists."""
-        relative = os.path.relpath(path, self.root)
+        # Paths here are built by joining checked names onto the root: cut the root off
+        # (relpath costs more than the lstat calls below); anything else goes the long way.
+        relative = path[len(self._root_prefix):] if path.startswith(self._root_prefix) else os.path.relpath(path, self.root)
+        if not relative or any(part in ('', os.curdir, os.pardir) for part in relative.split(os.sep)):
+            relative = os.path.relpath(path, self.root)
         if relative == os.curdir:
             return os.path.isdir(self.root)
         current = self.root
@@ -360,7 +371,7 @@ class Store:
         order = dict(order)
         order['updated_at'] = _utcnow()
         order.setdefault('created_at', order['updated_at'])
-        self._write(self._order_path(name), json.dumps(order, indent=2, sort_keys=True) + '\n', FILE_MODE)
+        self._write(self._order_path(name), _json_text(order), FILE_MODE)
         return order
 
     def load_proofs(self, name):
@@ -376,7 +387,7 @@ class Store:
         path = os.path.join(self.cert_dir(name), PROOFS_FILE)
         if proofs:
             self._ensure_cert_dir(name)
-            self._write(path, json.dumps(proofs, indent=2, sort_keys=True) + '\n', FILE_MODE)
+            self._write(path, _json_text(proofs), FILE_MODE)
         else:
             self._unlink(path)
 

@@ -7,6 +7,8 @@ import dns.exception
 import dns.message
 import dns.name
 import dns.rcode
+import dns.rdatatype
+import dns.rrset
 import dns.tsig
 import pytest
 
@@ -272,3 +274,63 @@ def test_with_port():
 def test_seen_is_short_and_stripped():
     assert _seen(404, b'  Not Found\n') == "HTTP 404, body 'Not Found'"
     assert _seen(200, b'a' * 500) == "HTTP 200, body '%s...'" % ('a' * 60)
+
+
+# ------------------------------------------------------------------ addresses through CNAMEs
+
+class FakeAuthority:
+    """Answers like an authoritative server: an A/AAAA query gets the CNAMEs of the
+    chain and the records at its end, as long as the chain stays in the zone of the
+    name asked for (the last label pair); a chain leaving it ends at the CNAME."""
+
+    def __init__(self, cnames, addresses):
+        self.cnames, self.addresses, self.asked = cnames, addresses, []
+
+    def __call__(self, qname, rdtype, servers, deadline=None):
+        name = qname.to_text(omit_final_dot=True)
+        self.asked.append((name, dns.rdatatype.to_text(rdtype)))
+        zone = name.split('.', name.count('.') - 1)[-1]
+        response = dns.message.make_response(dns.message.make_query(qname, rdtype))
+        seen = set()
+        while name in self.cnames and name not in seen:
+            seen.add(name)
+            response.answer.append(dns.rrset.from_text(name + '.', 300, 'IN', 'CNAME', self.cnames[name] + '.'))
+            name = self.cnames[name]
+            if not name.endswith('.' + zone) and name != zone:
+                return dns.message.from_wire(response.to_wire())
+        wanted = [a for a in self.addresses.get(name, ()) if (':' in a) == (rdtype == dns.rdatatype.AAAA)]
+        if wanted:
+            response.answer.append(dns.rrset.from_text(name + '.', 300, 'IN', dns.rdatatype.to_text(rdtype), *wanted))
+        return dns.message.from_wire(response.to_wire())      # parsed, as a real answer is
+
+
+def test_addresses_of_a_chain_in_one_zone_take_two_queries(monkeypatch):
+    server = FakeAuthority({'www.a.test': 'web.a.test'}, {'web.a.test': ['192.0.2.1', '2001:db8::1']})
+    monkeypatch.setattr(propagation, '_ask_servers', server)
+    assert propagation.resolve_addresses('www.a.test', ['127.0.0.1']) == ['192.0.2.1', '2001:db8::1']
+    assert server.asked == [('www.a.test', 'A'), ('web.a.test', 'AAAA')]
+
+
+def test_addresses_of_a_chain_leaving_the_zone_are_asked_where_it_goes(monkeypatch):
+    server = FakeAuthority({'www.a.test': 'host.b.test'}, {'host.b.test': ['192.0.2.7']})
+    monkeypatch.setattr(propagation, '_ask_servers', server)
+    assert propagation.resolve_addresses('www.a.test', ['127.0.0.1']) == ['192.0.2.7']
+    assert server.asked == [('www.a.test', 'A'), ('host.b.test', 'A'), ('host.b.test', 'AAAA')]
+
+
+def test_addresses_refuse_cname_loops_and_long_chains(monkeypatch):
+    monkeypatch.setattr(propagation, '_ask_servers', FakeAuthority({'a.test': 'b.test', 'b.test': 'a.test'}, {}))
+    with pytest.raises(CertflowError) as error:
+        propagation.resolve_addresses('a.test', ['127.0.0.1'])
+    assert error.value.msg == 'CNAME loop at a.test: a.test -> b.test -> a.test'
+    chain = {'n%d.z.test' % i: 'n%d.z.test' % (i + 1) for i in range(20)}
+    monkeypatch.setattr(propagation, '_ask_servers', FakeAuthority(chain, {'n20.z.test': ['192.0.2.9']}))
+    assert propagation.resolve_addresses('n12.z.test', ['127.0.0.1']) == ['192.0.2.9']      # 8 hops
+    with pytest.raises(CertflowError, match=r'^CNAME chain at n0\.z\.test is longer than 8 hops: n0\.z\.test -> n1\.z\.test'):
+        propagation.resolve_addresses('n0.z.test', ['127.0.0.1'])
+
+
+def test_addresses_missing_is_an_error_naming_the_servers(monkeypatch):
+    monkeypatch.setattr(propagation, '_ask_servers', FakeAuthority({}, {}))
+    with pytest.raises(CertflowError, match=r'^cannot resolve host none\.a\.test: no A or AAAA record on 127\.0\.0\.1'):
+        propagation.resolve_addresses('none.a.test', ['127.0.0.1'])

@@ -14,13 +14,13 @@ import warnings
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 try:
-    import requests
-    from requests.adapters import HTTPAdapter
-    from urllib3.exceptions import InsecureRequestWarning
+    import urllib3
+    from urllib3 import exceptions as urllib3_errors
 except ImportError:  # reported by the module wrapper (module_utils/_deps.py)
-    HTTPAdapter = object  # lets the module load; nothing here runs without requests
+    pass
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, backoff
+from ansible_collections.certflow.ssl.plugins.module_utils._http import is_timeout, tls_settings
 from ansible_collections.certflow.ssl.plugins.module_utils._proofs.propagation import resolve_addresses
 
 MAX_REDIRECTS = 5           # CAs follow a few (Let's Encrypt: 10), to http or https
@@ -30,23 +30,6 @@ SEEN_PREFIX = 60
 REDIRECT_CODES = (301, 302, 303, 307, 308)
 DEFAULT_PORTS = {'http': 80, 'https': 443}
 USER_AGENT = 'certflow.ssl file validation pre-check'
-
-
-class _AddressAdapter(HTTPAdapter):
-    """Lets a request go to an IP address while TLS still uses the real host
-    name for SNI and the certificate check (``server_hostname``)."""
-
-    server_hostname = None
-
-    def send(self, request, **kwargs):
-        pool_kw = self.poolmanager.connection_pool_kw
-        if self.server_hostname and request.url.startswith('https:'):
-            pool_kw['server_hostname'] = self.server_hostname
-            pool_kw['assert_hostname'] = self.server_hostname
-        else:
-            pool_kw.pop('server_hostname', None)
-            pool_kw.pop('assert_hostname', None)
-        return super(_AddressAdapter, self).send(request, **kwargs)
 
 
 def _literal(host):
@@ -79,8 +62,8 @@ def _with_port(url, port):
 
 
 def _causes(exc):
-    """``exc`` and what it wraps: requests wraps urllib3 errors (``reason``),
-    which wrap socket and ssl errors (``__cause__``, ``args``)."""
+    """``exc`` and what it wraps: urllib3 errors wrap socket and ssl errors
+    (``reason``, ``__cause__``, ``args``)."""
     pending, seen = [exc], set()
     while pending:
         current = pending.pop(0)
@@ -92,7 +75,7 @@ def _causes(exc):
 
 
 def _describe_error(exc):
-    """A short reason for a failed request (requests' own texts run long)."""
+    """A short reason for a failed request (urllib3's own texts run long)."""
     for cause in _causes(exc):
         if isinstance(cause, ssl.SSLCertVerificationError):
             return 'TLS error: certificate verify failed: %s' % (cause.verify_message or cause.reason)
@@ -100,7 +83,7 @@ def _describe_error(exc):
             return 'TLS error: %s' % (cause.reason or cause)
         if isinstance(cause, ConnectionRefusedError):
             return 'connection refused'
-        if isinstance(cause, (socket.timeout, requests.exceptions.Timeout)):
+        if isinstance(cause, socket.timeout) or is_timeout(cause):
             return 'no response within the timeout'
         if isinstance(cause, socket.gaierror):
             return 'cannot resolve: %s' % cause.strerror
@@ -117,34 +100,41 @@ def _seen(status, body):
 
 
 def _read_body(response):
-    data = b''
-    for chunk in response.iter_content(chunk_size=8192):
-        data += chunk
-        if len(data) >= BODY_LIMIT:
-            break
-    return data[:BODY_LIMIT]
+    return response.read(BODY_LIMIT)[:BODY_LIMIT]
 
 
 class _FileFetcher:
-    """One session for all attempts; requests go to resolved addresses with the
-    URL's Host header, redirects are followed by hand (each new host resolved
-    the same way), as a CA's validator does."""
+    """Connection pools kept for all attempts; requests go to resolved addresses
+    with the URL's Host header (TLS still names and checks the real host),
+    redirects are followed by hand (each new host resolved the same way), as a
+    CA's validator does."""
 
     def __init__(self, nameservers, validate_certs, deadline):
         self.nameservers = nameservers
         self.validate_certs = validate_certs
         self.deadline = deadline
-        self.session = requests.Session()
-        self.session.trust_env = False      # no proxies or netrc: connect to the address itself
-        self.adapter = _AddressAdapter()
-        self.session.mount('http://', self.adapter)
-        self.session.mount('https://', self.adapter)
+        self._tls = tls_settings(validate_certs)
+        self._pools = {}
 
     def close(self):
-        self.session.close()
+        for pool in self._pools.values():
+            pool.close()
 
     def addresses(self, host):
         return resolve_addresses(host, self.nameservers, deadline=self.deadline)
+
+    def _pool(self, scheme, address, port, host):
+        key = (scheme, address, port, host)
+        pool = self._pools.get(key)
+        if pool is None:
+            if scheme == 'https':
+                server_hostname = None if _literal(host) else host
+                pool = urllib3.HTTPSConnectionPool(address, port, maxsize=1, server_hostname=server_hostname,
+                                                   assert_hostname=server_hostname or host, **self._tls)
+            else:
+                pool = urllib3.HTTPConnectionPool(address, port, maxsize=1)
+            self._pools[key] = pool
+        return pool
 
     def fetch(self, url, address):
         """Follow ``url`` (explicit port) starting at ``address``; return
@@ -157,29 +147,30 @@ class _FileFetcher:
             port = parts.port or DEFAULT_PORTS[scheme]
             if hop:
                 address = self.addresses(host)[0]
-            target = urlunsplit((scheme, _netloc(address, port), parts.path or '/', parts.query, ''))
-            self.adapter.server_hostname = None if _literal(host) else host
-            timeout = max(0.5, min(REQUEST_TIMEOUT, self.deadline.remaining()))
+            path = urlunsplit(('', '', parts.path or '/', parts.query, ''))
+            seconds = max(0.5, min(REQUEST_TIMEOUT, self.deadline.remaining()))
             headers = {'Host': _host_header(host, port, scheme), 'User-Agent': USER_AGENT, 'Accept': '*/*'}
             try:
                 with warnings.catch_warnings():
                     if self.validate_certs is False:    # asked for: no warning per poll
-                        warnings.simplefilter('ignore', InsecureRequestWarning)
-                    response = self.session.get(target, headers=headers, allow_redirects=False, stream=True, timeout=timeout,
-                                                verify=self.validate_certs)
-            except requests.exceptions.RequestException as exc:
+                        warnings.simplefilter('ignore', urllib3_errors.InsecureRequestWarning)
+                    response = self._pool(scheme, address, port, host).urlopen(
+                        'GET', path, headers=headers, retries=False, redirect=False, assert_same_host=False,
+                        timeout=urllib3.Timeout(connect=seconds, read=seconds), preload_content=False)
+            except urllib3_errors.HTTPError as exc:
                 where = current if not hop else '%s (redirected)' % current
                 raise CertflowError('%s: %s' % (where, _describe_error(exc)))
             try:
                 location = response.headers.get('Location')
-                if response.status_code in REDIRECT_CODES and location:
+                if response.status in REDIRECT_CODES and location:
                     following = urljoin(current, location)
                     if urlsplit(following).scheme not in DEFAULT_PORTS:
                         raise CertflowError('redirect to %s: only http and https are followed' % following)
                     current = _with_port(following, None)
                     continue
-                return response.status_code, _read_body(response)
+                return response.status, _read_body(response)
             finally:
+                # Closed, not given back: an unread rest of a body would be read as the next answer.
                 response.close()
         raise CertflowError('more than %d redirects, last to %s' % (MAX_REDIRECTS, current))
 

@@ -419,6 +419,37 @@ def wait_for_txt(name, value, deadline, nameservers=None, sleep=time.sleep):
 
 # ---------------------------------------------------------------- addresses
 
+def _a_records(host, servers, deadline):
+    """(the name at the end of ``host``'s CNAME chain, its IPv4 addresses), asking
+    for A: a server answers with the CNAMEs it knows and the addresses at their end,
+    so a chain within its zones costs one query; a chain leaving them is asked again
+    from where it left. Loops and chains over MAX_CNAME_HOPS are refused like
+    follow_cname does."""
+    start = current = _absolute(host)
+    chain = [start]
+    for _query in range(MAX_CNAME_HOPS + 1):
+        response = _ask_servers(current, dns.rdatatype.A, servers, deadline)
+        asked = current
+        while True:
+            rrset = response.get_rrset(response.answer, current, dns.rdataclass.IN, dns.rdatatype.CNAME)
+            if rrset is None:
+                break
+            target = rrset[0].target.derelativize(current)
+            if target in chain:
+                raise CertflowError('CNAME loop at %s: %s' % (_text(start), ' -> '.join(_text(n) for n in chain + [target])),
+                                    name=_text(start))
+            chain.append(target)
+            if len(chain) > MAX_CNAME_HOPS + 1:
+                raise CertflowError('CNAME chain at %s is longer than %d hops: %s' % (
+                    _text(start), MAX_CNAME_HOPS, ' -> '.join(_text(n) for n in chain)), name=_text(start))
+            current = target
+        rrset = response.get_rrset(response.answer, current, dns.rdataclass.IN, dns.rdatatype.A)
+        if rrset is not None or current == asked:
+            return current, [rdata.address for rdata in rrset or ()]
+    raise CertflowError('CNAME chain at %s is longer than %d hops: %s' % (
+        _text(start), MAX_CNAME_HOPS, ' -> '.join(_text(n) for n in chain)), name=_text(start))
+
+
 def resolve_addresses(host, nameservers=None, deadline=None):
     """IPv4/IPv6 addresses of ``host``: asked from ``nameservers`` (following
     CNAMEs) when given, else from the system resolver. IP literals are
@@ -429,13 +460,11 @@ def resolve_addresses(host, nameservers=None, deadline=None):
     if not nameservers:
         return _system_addresses(host, 'host')
     servers = parse_nameservers(nameservers)
-    target = _absolute(follow_cname(host, servers, deadline=deadline))
-    addresses = []
-    for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
-        response = _ask_servers(target, rdtype, servers, deadline)
-        for rrset in response.answer:
-            if rrset.rdtype == rdtype:
-                addresses.extend(rdata.address for rdata in rrset if rdata.address not in addresses)
+    target, addresses = _a_records(host, servers, deadline)
+    response = _ask_servers(target, dns.rdatatype.AAAA, servers, deadline)
+    for rrset in response.answer:
+        if rrset.rdtype == dns.rdatatype.AAAA:
+            addresses.extend(rdata.address for rdata in rrset if rdata.address not in addresses)
     if not addresses:
         raise CertflowError('cannot resolve host %s: no A or AAAA record on %s' % (
             host, ', '.join(format_server(s) for s in servers)), host=host)
