@@ -54,6 +54,18 @@ class Answer:
         """Every value of a header that may be sent several times (Link)."""
         return list(self.headers.getlist(name))
 
+    @property
+    def links(self):
+        """The Link headers by relation, as requests' ``links``: {rel: {'url': ..., 'rel': ...}}
+        (the last one of a relation sent several times)."""
+        found = {}
+        for value in self.header_values('Link'):
+            for link in requests_utils.parse_header_links(value):
+                key = link.get('rel') or link.get('url')
+                if key:
+                    found[key] = link
+        return found
+
 
 class TransportError(Exception):
     """A request that got no HTTP answer. ``tls``: the TLS handshake or the server's

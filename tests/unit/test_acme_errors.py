@@ -418,3 +418,12 @@ def test_alternate_links_are_all_found():
     headers.add('Link', '<https://ca.test/cert/1/alternate/2>; rel="alternate"')
     response = Answer(200, headers)
     assert acme_orders.alternate_links(response) == ['https://ca.test/cert/1/alternate/1', 'https://ca.test/cert/1/alternate/2']
+
+
+def test_links_by_relation_like_requests():
+    headers = HTTPHeaderDict()
+    headers.add('Link', '<https://ca.test/orders?cursor=2>;rel="next"')
+    headers.add('Link', '<https://ca.test/dir>;rel="index"')
+    links = Answer(200, headers).links
+    assert links['next']['url'] == 'https://ca.test/orders?cursor=2' and links['index']['url'] == 'https://ca.test/dir'
+    assert Answer(200, {}).links == {}
