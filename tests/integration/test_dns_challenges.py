@@ -202,3 +202,23 @@ def test_dns_persist_wrong_record_fails_naming_the_expected_one(services, acme_v
         assert 'accounturi mismatch' in message, message
         assert message.endswith('the dns-persist-01 record it looks for: TXT %s "%s"' % (record, wanted)), message
     assert bind.query_txt(record) == [other], 'a record that is not ours is left alone'
+
+
+# ------------------------------------------------------------------ the certificate role
+
+def test_certificate_role_passes_both_validations_on(services, acme_vars):
+    zone, bind = acme_vars['zone'], services.bind
+    role_vars = {
+        'certflow_provider': 'acme', 'certflow_acme': acme_vars['certflow_defaults']['acme'],
+        'certflow_store_dir': acme_vars['store_dir'], 'certflow_timeout': 120,
+        'certflow_dns_provider': 'rfc2136', 'certflow_rfc2136': acme_vars['rfc2136_settings'],
+        'certflow_nameservers': [acme_vars['nameserver']], 'certflow_propagation_timeout': 20,
+        'certflow_certificates': [
+            {'name': 'role-acct', 'domains': ['role-acct.' + zone], 'validation': 'dns_account'},
+            {'name': 'role-persist', 'domains': ['role-persist.' + zone], 'validation': 'dns_persist'},
+        ],
+    }
+    run_playbook(os.path.join(HERE, 'playbooks', 'faults_role_input.yml'), role_vars).assert_ok()
+    assert_issued_and_verifies(services, acme_vars['store_dir'], 'role-acct', ['role-acct.' + zone])
+    assert_issued_and_verifies(services, acme_vars['store_dir'], 'role-persist', ['role-persist.' + zone])
+    assert len(bind.query_txt('_validation-persist.role-persist.' + zone)) == 1, 'the persistent record stays'
