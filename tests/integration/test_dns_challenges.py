@@ -222,3 +222,18 @@ def test_certificate_role_passes_both_validations_on(services, acme_vars):
     assert_issued_and_verifies(services, acme_vars['store_dir'], 'role-acct', ['role-acct.' + zone])
     assert_issued_and_verifies(services, acme_vars['store_dir'], 'role-persist', ['role-persist.' + zone])
     assert len(bind.query_txt('_validation-persist.role-persist.' + zone)) == 1, 'the persistent record stays'
+
+
+@pytest.mark.parametrize('validation', ['dns_account', 'dns_persist'])
+def test_through_alibaba_cloud_dns(services, acme_vars, aliyun_emulator, validation):
+    """The same DNS providers as dns-01: here Alibaba Cloud DNS (the emulator, which writes into BIND9)."""
+    name = 'ali-%s.%s' % (validation.replace('_', '-'), acme_vars['zone'])
+    alidns = {'endpoint': aliyun_emulator.endpoint, 'access_key_id': aliyun_emulator.access_key_id,
+              'access_key_secret': aliyun_emulator.access_key_secret}
+    result = _run(acme_vars, cert_name='ali', cert_domains=[name], validation=validation, dns_provider='alidns',
+                  alidns_settings=alidns).assert_ok()
+    challenge = result.task('Request')['result']['certificates'][0]['challenges'][0]
+    assert result.task('Validate')['result']['certificates'][0]['status'] == 'issued'
+    assert_issued_and_verifies(services, acme_vars['store_dir'], 'ali', [name])
+    left = services.bind.query_txt(challenge['record_name'])
+    assert left == ([challenge['record_value']] if validation == 'dns_persist' else []), 'only the persistent record stays'
