@@ -178,7 +178,8 @@ class _Proofs:
         if in_place:
             self.run.log('the dns-persist-01 record TXT %s is in place: no DNS change' % target)
             return
-        self._dns_tracker().provider.present(target, value)
+        # Not through the tracker: that one removes what it placed.
+        self.run.dns(self.options, self._dns_provider_name()).present(target, value)
         record['created'] = True
         self.run.warn('created the dns-persist-01 record TXT %s "%s"; it stays in place on purpose: later orders of this ACME '
                       'account reuse it with no DNS change. Delete it yourself to withdraw the permission' % (target, value))
