@@ -315,7 +315,7 @@ def _wait_for_persistent(where, challenge, deadline, nameservers):
                                 or 'right') for value in found]
         place = where if where.lower() == challenge['record_name'].lower() else '%s (where its CNAME points)' % where
         raise CertflowError('the dns-persist-01 record for %s is missing or wrong: create %s (it stays in place, bound to this ACME '
-                            'account). At %s: %s; not seen on %s' % (
+                            'account). At %s: %s; no record that serves on %s' % (
                                 challenge['domain'], persist_wanted(challenge), place, '; '.join(seen) or 'no TXT record',
                                 ', '.join(exc.details.get('missing') or []) or 'every server'),
                             record=challenge['record_name'], value=challenge['record_value'])
