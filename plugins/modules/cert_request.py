@@ -70,8 +70,12 @@ options:
       - How the CA checks that you control the names.
       - V(dns) a TXT record, V(http) a file on the web server, V(email) mail to the domain's contacts (OV/EV),
         V(none) no check (local CA, internal names only).
+      - ACME only, V(dns_account) (dns-account-01) a TXT record at the account's own name
+        C(_<label>._acme-challenge.<name>), so that several accounts or tools can validate one name at once;
+        V(dns_persist) (dns-persist-01) one long-lived TXT record C(_validation-persist.<name>) bound to the account,
+        set once and then reused with no DNS change per order (C(policy=wildcard) in it when a wildcard is asked for).
     type: str
-    choices: [dns, http, email, none]
+    choices: [dns, dns_account, dns_persist, http, email, none]
     default: dns
   product:
     description: Product code or certificate type at the CA, for example an Alibaba Cloud package product.
@@ -331,7 +335,7 @@ CERTIFICATE_OPTIONS = dict(
     csr_content=dict(type='str'),
     private_key_src=dict(type='path', no_log=False),
     private_key_content=dict(type='str', no_log=True),
-    validation=dict(type='str', choices=['dns', 'http', 'email', 'none'], default='dns'),
+    validation=dict(type='str', choices=['dns', 'dns_account', 'dns_persist', 'http', 'email', 'none'], default='dns'),
     product=dict(type='str'),
     contact=dict(type='dict', options=dict(name=dict(type='str'), email=dict(type='str'), phone=dict(type='str'))),
     company=dict(type='dict', options=dict(name=dict(type='str'), department=dict(type='str'), country=dict(type='str'),

@@ -15,9 +15,18 @@ description:
   - Takes an order made by M(certflow.ssl.cert_request) from the store and completes it.
   - O(method=dns) creates the TXT records through O(dns_provider), O(method=dns_manual) expects you to have added them,
     O(method=http) checks (and with O(webroot) writes) the challenge files, O(method=email) waits for the CA (OV/EV).
+  - O(method=dns_account) (ACME dns-account-01) creates the TXT record at this ACME account's own name
+    C(_<label>._acme-challenge.<name>), so several accounts or tools can validate one name at once; removed afterwards
+    like O(method=dns).
+  - O(method=dns_persist) (ACME dns-persist-01) creates the long-lived record C(_validation-persist.<name>) bound to the
+    ACME account, only when no record that serves is there yet, and never removes it (a warning says when it was
+    created; RV(certificates[].persistent_records) lists it). Later orders then make no DNS change. With
+    O(method=dns_manual) for such an order the record to create is returned by M(certflow.ssl.cert_request) and named
+    exactly in the failure when it is missing or wrong.
   - Before telling the CA, checks that each TXT record is visible on every authoritative name server of its zone
     (following an C(_acme-challenge) CNAME) or that each file is served at its URL (unless O(precheck=false)).
-  - Creates TXT records only at C(_acme-challenge.<name>) or C(_dnsauth.<name>) and files only under
+  - Creates TXT records only at C(_acme-challenge.<name>), C(_<label>._acme-challenge.<name>),
+    C(_validation-persist.<name>) or C(_dnsauth.<name>) and files only under
     C(/.well-known/acme-challenge/) or C(/.well-known/pki-validation/); a file already there is never overwritten
     or removed. What the CA asks for elsewhere is refused, naming it.
   - Waits for the CA's review with back-off, then writes key, certificate, chain and full chain into the store
@@ -54,7 +63,7 @@ options:
     description:
       - How to prove control. Defaults to the order's O(certflow.ssl.cert_request#module:validation).
     type: str
-    choices: [dns, dns_manual, http, email, none]
+    choices: [dns, dns_account, dns_persist, dns_manual, http, email, none]
   webroot:
     description:
       - Local directory served as the document root of every name; for O(method=http) the challenge files are
@@ -176,6 +185,26 @@ certificates:
       description: Challenges still open (empty once issued).
       type: list
       elements: dict
+    persistent_records:
+      description:
+        - The dns-persist-01 records this run relied on (O(method=dns_persist) or V(dns_manual) for such an order).
+          They stay in place on purpose; delete one yourself to withdraw the permission it gives the ACME account.
+      type: list
+      elements: dict
+      returned: when the order asked for a dns-persist-01 record
+      contains:
+        name:
+          description: Where the record is (after any CNAME).
+          type: str
+        type:
+          description: Always V(TXT).
+          type: str
+        value:
+          description: The record's value, C(<issuer domain name>; accounturi=<account URL>) (and C(; policy=wildcard)).
+          type: str
+        created:
+          description: Whether this run created it (false when it was in place already or is yours to create).
+          type: bool
     not_after:
       description: Expiry of the installed certificate (ISO 8601).
       type: str
@@ -214,7 +243,7 @@ CERTIFICATE_OPTIONS = dict(
     name=dict(type='str'),
     order_id=dict(type='str'),
     domains=dict(type='list', elements='str'),
-    method=dict(type='str', choices=['dns', 'dns_manual', 'http', 'email', 'none']),
+    method=dict(type='str', choices=['dns', 'dns_account', 'dns_persist', 'dns_manual', 'http', 'email', 'none']),
     webroot=dict(type='path'),
     http_check_port=dict(type='int'),
 )

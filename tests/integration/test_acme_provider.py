@@ -201,7 +201,7 @@ def test_ip_identifier_by_http01(services, provider):
 
 
 def test_email_validation_is_refused_without_network(services, provider):
-    with pytest.raises(CertflowError, match="validates with 'dns' or 'http', not 'email'"):
+    with pytest.raises(CertflowError, match="validates with 'dns', 'dns_account', 'dns_persist' or 'http', not 'email'"):
         provider.create_order(CertificateRequest({'name': 'w', 'domains': [unique('w')], 'validation': 'email'}), 'unused')
     assert provider.client.request_count == 0
 

@@ -293,7 +293,7 @@ def test_quota_and_find_order_make_no_request(fake):
 
 def test_validation_acme_does_not_offer_is_refused_before_any_request(fake):
     provider = make_provider(fake)
-    with pytest.raises(CertflowError, match="the acme provider validates with 'dns' or 'http', not 'email'"):
+    with pytest.raises(CertflowError, match="the acme provider validates with 'dns', 'dns_account', 'dns_persist' or 'http', not 'email'"):
         provider.create_order(CertificateRequest({'name': 'www', 'domains': ['www.example.test'], 'validation': 'email'}), 'csr')
     assert fake.calls == []
 

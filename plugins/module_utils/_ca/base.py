@@ -19,7 +19,7 @@ read its attributes; they never normalise the names again::
     request.domains_unicode = ['bücher.example', ...]
     request.ip_addresses = ['192.0.2.1']
     request.identifiers = [{'type': 'dns'|'ip', 'value': '...'}]   # the order's identifiers
-    request.validation = 'dns'|'http'|'email'|'none'
+    request.validation = 'dns'|'dns_account'|'dns_persist'|'http'|'email'|'none'
     request.product, request.contact, request.company, request.key_type
 
 order -- what a CA knows about one request::
@@ -31,11 +31,16 @@ order -- what a CA knows about one request::
 
 challenge -- one proof of control the CA asks for::
 
-    {'domain': 'example.com', 'type': 'dns-01'|'http-01'|'email'|'none',
+    {'domain': 'example.com', 'type': 'dns-01'|'dns-account-01'|'dns-persist-01'|'http-01'|'email'|'none',
      'record_name': '_acme-challenge.example.com', 'record_type': 'TXT',
      'record_value': '...', 'file_path': '/.well-known/acme-challenge/TOKEN',
      'file_content': '...', 'url': 'http://example.com/.well-known/...',
      'status': 'pending'|'valid'|'invalid', 'provider_data': {...}}
+
+    A long-lived record (dns-persist-01) also has ``'persistent': True`` and
+    ``'issuer_domain_names'``: what the CA accepts in its record besides
+    ``record_value`` (the one we create). It is created when missing and
+    never removed.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -43,6 +48,9 @@ __metaclass__ = type
 
 from ansible_collections.certflow.ssl.plugins.module_utils._providers import Provider
 
+
+# The validations proven by a TXT record (a DNS provider or the manual DNS flow places it).
+DNS_VALIDATIONS = ('dns', 'dns_account', 'dns_persist')
 
 STATUSES = ('created', 'pending_validation', 'processing', 'issued', 'failed', 'revoked', 'cancelled')
 

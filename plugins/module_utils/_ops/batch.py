@@ -65,7 +65,8 @@ def _validate_one(run, options):
 
 
 # The methods that can answer what an order of each validation asks for.
-_METHODS_OF = {'dns': ('dns', 'dns_manual'), 'http': ('http',)}
+_METHODS_OF = {'dns': ('dns', 'dns_manual'), 'dns_account': ('dns_account', 'dns_manual'), 'dns_persist': ('dns_persist', 'dns_manual'),
+               'http': ('http',)}
 
 
 def _check_method(run, name, options):

@@ -8,6 +8,7 @@ request path and the CA providers use."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import DNS_VALIDATIONS
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, read_file
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._store import check_name, name_for_domain
@@ -75,8 +76,8 @@ class CertificateRequest:
         wildcards = [d for d in self.domains if d.startswith('*.')]
         if wildcards and self.validation == 'http':
             raise CertflowError('wildcard name(s) %s need dns validation, not http' % ', '.join(wildcards))
-        if self.ip_addresses and self.validation == 'dns':
-            raise CertflowError('IP address(es) %s cannot be validated by dns; use validation: http' % ', '.join(self.ip_addresses))
+        if self.ip_addresses and self.validation in DNS_VALIDATIONS:
+            raise CertflowError('IP address(es) %s cannot be validated by %s; use validation: http' % (', '.join(self.ip_addresses), self.validation))
         # The names are normalised already: the first one names the store entry unless a name is given.
         self.name = check_name(options.get('name') or name_for_domain((self.domains or self.ip_addresses)[0]))
         self.identifiers = [{'type': 'dns', 'value': d} for d in self.domains] + [{'type': 'ip', 'value': i} for i in self.ip_addresses]

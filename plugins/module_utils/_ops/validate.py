@@ -11,6 +11,7 @@ __metaclass__ = type
 import os
 import re
 
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import DNS_VALIDATIONS
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline, wait_until
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._dns import DNS_PROVIDERS
@@ -37,10 +38,13 @@ def spec_from_order(name, order):
     }
 
 
-# The only TXT names dns validation creates: ACME (and the local CA) and
+# The only TXT names dns validation creates: ACME dns-01 (and the local CA),
+# dns-account-01 (an account's base32 label first), dns-persist-01, and
 # Alibaba Cloud. A name from the CA or from proofs.json is used only after a
 # full match.
-RECORD_NAME = re.compile(r'(?:_acme-challenge|_dnsauth)(?:\.(?!-)[a-z0-9_-]{1,63}(?<!-))+', re.IGNORECASE)
+RECORD_NAME = re.compile(r'(?:(?:_[a-z2-7]{16}\.)?_acme-challenge|_validation-persist|_dnsauth)(?:\.(?!-)[a-z0-9_-]{1,63}(?<!-))+',
+                         re.IGNORECASE)
+DNS_METHODS = DNS_VALIDATIONS + ('dns_manual',)
 HOST_NAME = re.compile(r'(?=.{1,253}\Z)(?:(?!-)[a-z0-9_-]{1,63}(?<!-)\.)*(?!-)[a-z0-9_-]{1,63}(?<!-)', re.IGNORECASE)
 
 
@@ -54,8 +58,9 @@ def _is_file(challenge):
 
 def check_record_name(name):
     if not isinstance(name, str) or not RECORD_NAME.fullmatch(name) or len(name) > 253:
-        raise CertflowError('TXT record name %r refused: dns validation only creates records named _acme-challenge.<domain> '
-                            'or _dnsauth.<domain>' % (name,), record=name)
+        raise CertflowError('TXT record name %r refused: dns validation only creates records named _acme-challenge.<domain>, '
+                            '_<account label>._acme-challenge.<domain>, _validation-persist.<domain> or _dnsauth.<domain>'
+                            % (name,), record=name)
     return name
 
 
@@ -87,6 +92,8 @@ class _Proofs:
         self.name = name
         self.noted = run.store.load_proofs(name) if name else []
         self.ours = []
+        # The dns-persist-01 records of this run (result field persistent_records): never noted, never removed.
+        self.persistent = []
 
     def _dns_provider_name(self):
         return 'manual' if self.method == 'dns_manual' else (self.options.get('dns_provider') or DNS_PROVIDERS.default)
@@ -114,12 +121,16 @@ class _Proofs:
             if challenge.get('refused'):
                 raise CertflowError(challenge['refused'])
             if _is_dns(challenge):
-                if self.method not in ('dns', 'dns_manual'):
+                if self.method not in DNS_METHODS:
                     raise CertflowError('the CA asks for a DNS record for %s but method is %s' % (challenge['domain'], self.method))
                 check_record_name(challenge.get('record_name'))
                 # dnspython only for DNS proofs (imported here, not for every run)
                 from ansible_collections.certflow.ssl.plugins.module_utils._proofs import propagation
                 target = propagation.follow_cname(challenge['record_name'], self.nameservers)
+                if challenge.get('persistent'):
+                    self._ensure_persistent(target, challenge)
+                    waits.append(('persist', target, challenge))
+                    continue
                 if self._dns_provider_name() != 'manual':
                     self._note({'type': 'dns', 'provider': self._dns_provider_name(), 'name': target,
                                 'record': challenge['record_name'], 'value': challenge['record_value']})
@@ -144,11 +155,42 @@ class _Proofs:
                 waits.append(('http', challenge['url'], challenge))
         return waits
 
+    def _ensure_persistent(self, target, challenge):
+        """Create the dns-persist-01 record unless one that serves is in place
+        already: created once, then no DNS change per issuance. It is not
+        noted for removal: it is meant to stay (the user is told so)."""
+        from ansible_collections.certflow.ssl.plugins.module_utils._proofs import propagation
+        value = challenge['record_value']
+        if any(p['value'] == value and p['name'] == target for p in self.persistent):
+            return      # a name and its wildcard share the record
+        record = {'name': target, 'type': 'TXT', 'value': value, 'created': False}
+        self.persistent.append(record)
+        if self._dns_provider_name() == 'manual':
+            return      # the user creates it; the pre-check names it exactly
+        try:
+            servers = propagation.authoritative_servers(target, self.nameservers)
+            # Some servers have it already: it is there and still spreading.
+            in_place = len(propagation.missing_txt(target, persist_accepts(challenge), servers)) < len(servers)
+        except CertflowError as exc:
+            self.run.log('could not look for the dns-persist-01 record %s (%s): adding it (a value already there is left as it is)'
+                         % (target, exc.msg))
+            in_place = False
+        if in_place:
+            self.run.log('the dns-persist-01 record TXT %s is in place: no DNS change' % target)
+            return
+        # Not through the tracker: that one removes what it placed.
+        self.run.dns(self.options, self._dns_provider_name()).present(target, value)
+        record['created'] = True
+        self.run.warn('created the dns-persist-01 record TXT %s "%s"; it stays in place on purpose: later orders of this ACME '
+                      'account reuse it with no DNS change. Delete it yourself to withdraw the permission' % (target, value))
+
     def check_visible(self, waits):
         timeout = float(self.options.get('propagation_timeout') or 120)
         deadline = Deadline(min(timeout, max(self.run.deadline.remaining(), 1.0)))
         for kind, where, challenge in waits:
-            if kind == 'dns':
+            if kind == 'persist':
+                _wait_for_persistent(where, challenge, deadline, self.nameservers)
+            elif kind == 'dns':
                 from ansible_collections.certflow.ssl.plugins.module_utils._proofs import propagation
                 propagation.wait_for_txt(where, challenge['record_value'], deadline, nameservers=self.nameservers)
             else:
@@ -169,6 +211,9 @@ class _Proofs:
                 errors.append('%s: %s' % (path, exc))
         return errors + self._remove_noted(challenges or [], this_run_failed=bool(errors))
 
+    def result_fields(self):
+        return {'persistent_records': self.persistent} if self.persistent else {}
+
     def _untrusted(self, proof, challenges):
         """Why the note ``proof`` is not one of ours to remove, or None."""
         if not isinstance(proof, dict):
@@ -179,6 +224,8 @@ class _Proofs:
                 check_record_name(record)
             except CertflowError as exc:
                 return exc.msg
+            if any(c.get('persistent') and c.get('record_name') == record for c in challenges):
+                return 'a dns-persist-01 record is meant to stay'
             # Only a provider with settings creates records ('manual' has none).
             if not DNS_PROVIDERS.settings_option(proof.get('provider')):
                 return 'unknown DNS provider %r' % (proof.get('provider'),)
@@ -239,6 +286,48 @@ class _Proofs:
         return errors
 
 
+def persist_accepts(challenge):
+    """A test of the TXT values at a dns-persist-01 name: does one of them serve ``challenge``?"""
+    from ansible_collections.certflow.ssl.plugins.module_utils._proofs import dns_records
+
+    def accepts(values):
+        return any(dns_records.persist_problem(value, challenge['record_value'], challenge.get('issuer_domain_names')) is None
+                   for value in values)
+    return accepts
+
+
+def persist_wanted(challenge):
+    return 'TXT %s "%s"' % (challenge['record_name'], challenge['record_value'])
+
+
+def _wait_for_persistent(where, challenge, deadline, nameservers):
+    """Wait until a record serving the dns-persist-01 challenge is seen on every
+    authoritative server; else fail naming the record to create and what is there."""
+    from ansible_collections.certflow.ssl.plugins.module_utils._proofs import dns_records, propagation
+    try:
+        propagation.wait_for_txt(where, persist_accepts(challenge), deadline, nameservers=nameservers)
+    except CertflowError as exc:
+        try:
+            found = propagation.visible_txt(where, nameservers)
+        except CertflowError:
+            found = []
+        seen = ['"%s" is %s' % (value, dns_records.persist_problem(value, challenge['record_value'], challenge.get('issuer_domain_names'))
+                                or 'right') for value in found]
+        place = where if where.lower() == challenge['record_name'].lower() else '%s (where its CNAME points)' % where
+        raise CertflowError('the dns-persist-01 record for %s is missing or wrong: create %s (it stays in place, bound to this ACME '
+                            'account). At %s: %s; no record that serves on %s' % (
+                                challenge['domain'], persist_wanted(challenge), place, '; '.join(seen) or 'no TXT record',
+                                ', '.join(exc.details.get('missing') or []) or 'every server'),
+                            record=challenge['record_name'], value=challenge['record_value'])
+
+
+def _refused(name, order):
+    """The CA's refusal, with the dns-persist-01 records it looked for."""
+    wanted = sorted(set(persist_wanted(c) for c in order.get('challenges') or [] if c.get('persistent') and c.get('record_name')))
+    return CertflowError('the CA refused %s: %s%s' % (name, order.get('error') or 'no reason given',
+                                                      '; the dns-persist-01 record it looks for: %s' % ', '.join(wanted) if wanted else ''))
+
+
 def validate_certificate(run, name, options):
     with run.certificate(name) as cert:
         return cert.result(_validate(run, name, options), 'validate and install')
@@ -291,10 +380,10 @@ def _validate(run, name, options):
             order = store.save_order(name, order)
             if order['status'] != 'issued':
                 if order['status'] == 'failed':
-                    raise CertflowError('the CA refused %s: %s' % (name, order.get('error') or 'no reason given'))
+                    raise _refused(name, order)
                 # Changed when proofs were placed now or the CA moved the order on.
                 return certificate_entry(spec, store, order['status'], order, summary,
-                                         changed=status == 'pending_validation' or order['status'] != status)
+                                         changed=status == 'pending_validation' or order['status'] != status, **proofs.result_fields())
         else:
             _wait_for_issue(run, provider, order, name, just_told=status == 'pending_validation')
     except CertflowError:
@@ -311,7 +400,7 @@ def _validate(run, name, options):
     order['serial'] = summary['serial']
     order['challenges'] = []
     order = store.save_order(name, order)
-    return certificate_entry(spec, store, 'issued', order, summary, changed=True)
+    return certificate_entry(spec, store, 'issued', order, summary, changed=True, **proofs.result_fields())
 
 
 def _wait_for_issue(run, provider, order, name, just_told=False):
@@ -322,7 +411,7 @@ def _wait_for_issue(run, provider, order, name, just_told=False):
 
     wait_until(check, run.deadline, 'the CA to issue %s' % name, first=FIRST_LOOK_AFTER if just_told else None)
     if order['status'] == 'failed':
-        raise CertflowError('the CA refused %s: %s' % (name, order.get('error') or 'no reason given'))
+        raise _refused(name, order)
 
 
 def install_issued(run, provider, order, name):

@@ -374,14 +374,35 @@ def _check_one(qname, value, server, timeout):
     rcode = response.rcode()
     if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
         return '%s (answered %s)' % (label, dns.rcode.to_text(rcode))
-    if value in _txt_values(response, qname):
+    if _has(_txt_values(response, qname), value):
         return None
     return label
 
 
+def _has(values, value):
+    """``value``: the TXT value looked for, or a test of all the values at the name
+    (a dns-persist-01 record may be written several ways)."""
+    return value(values) if callable(value) else value in values
+
+
+def visible_txt(name, nameservers=None, deadline=None):
+    """Every TXT value at ``name`` on the authoritative servers (for a message that says what is there)."""
+    qname = _absolute(name)
+    timeout = _query_timeout(deadline)
+    values = []
+    for server in authoritative_servers(name, nameservers, deadline=deadline):
+        try:
+            response = _ask(qname, dns.rdatatype.TXT, server, timeout, recursion=False)
+        except (dns.exception.DNSException, OSError):
+            continue
+        values.extend(value for value in _txt_values(response, qname) if value not in values)
+    return values
+
+
 def missing_txt(name, value, servers, deadline=None):
     """Ask every server directly (no recursion, so no cache) for the TXT
-    records at ``name``; return the servers that do not have ``value``, as
+    records at ``name``; return the servers that do not have ``value`` (or
+    whose values ``value``, a test, refuses), as
     'host:port' or 'host:port (reason)' when a server did not answer."""
     servers = parse_nameservers(servers)
     qname = _absolute(name)
@@ -396,7 +417,7 @@ def missing_txt(name, value, servers, deadline=None):
 
 def wait_for_txt(name, value, deadline, nameservers=None, sleep=time.sleep):
     """Poll, with back-off, until every authoritative server of ``name`` has
-    the TXT ``value``; return the servers checked ('host:port' strings).
+    the TXT ``value`` (or a value the test ``value`` accepts); return the servers checked ('host:port' strings).
 
     ``name`` is the name the record was created at (already resolved through
     any CNAME, see follow_cname). On timeout raises CertflowError naming the
@@ -411,9 +432,10 @@ def wait_for_txt(name, value, deadline, nameservers=None, sleep=time.sleep):
         if not missing:
             return checked
         if deadline.expired():
+            shown = 'a value that serves' if callable(value) else value
             raise CertflowError('TXT record %s = %s not visible on %s after %ds' % (
-                _text(_absolute(name)), value, ', '.join(missing), round(time.monotonic() - started)),
-                name=name, value=value, missing=missing, servers=checked)
+                _text(_absolute(name)), shown, ', '.join(missing), round(time.monotonic() - started)),
+                name=name, value=shown, missing=missing, servers=checked)
         sleep(min(next(intervals), max(deadline.remaining(), 0.01)))
 
 

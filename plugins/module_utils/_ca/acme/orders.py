@@ -21,9 +21,11 @@ from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.client impor
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.errors import (
     ERROR_NS, MALFORMED, ORDER_NOT_READY, TRANSIENT_PROBLEMS, problem_type, retry_after_of)
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
+from ansible_collections.certflow.ssl.plugins.module_utils._proofs import dns_records
 
 CHALLENGES_FRESH_FOR = 300.0  # challenges read this recently (by create_order) are used without reading them again
-CHALLENGE_TYPES = {'dns': 'dns-01', 'http': 'http-01'}
+CHALLENGE_TYPES = {'dns': 'dns-01', 'http': 'http-01', 'dns_account': 'dns-account-01', 'dns_persist': 'dns-persist-01'}
+PERSIST = 'dns-persist-01'
 ORDER_STATUSES = {'pending': 'pending_validation', 'ready': 'processing', 'processing': 'processing',
                   'valid': 'issued', 'invalid': 'failed'}
 _TOKEN_RE = re.compile(r'\A[A-Za-z0-9_-]+\Z')
@@ -83,6 +85,17 @@ def _status_of(order, data):
     return ORDER_STATUSES[status]
 
 
+def _share_wildcard_policy(challenges):
+    """An order for a name and its wildcard (example.com, *.example.com) has one
+    dns-persist-01 record for both: the wildcard's, with policy=wildcard."""
+    wildcard_values = dict((c['record_name'], c['record_value']) for c in challenges
+                           if c.get('persistent') and c['domain'].startswith('*.'))
+    for challenge in challenges:
+        if challenge.get('persistent') and challenge['record_name'] in wildcard_values:
+            challenge['record_value'] = wildcard_values[challenge['record_name']]
+    return challenges
+
+
 def _chain_of(response, url):
     return _crypto.load_certificates(response.text, 'the certificate chain from %s' % url)
 
@@ -116,8 +129,8 @@ class AcmeOrders:
         order['order_id'] = order_url
         order['provider_data'].update({'order_url': order_url, 'account_url': self.account.url})
         _remember(order, data)
-        order['challenges'] = [self._challenge_from(authz, authz_url, validation)
-                               for authz_url, authz in self._authorizations(order)]
+        order['challenges'] = _share_wildcard_policy([self._challenge_from(authz, authz_url, validation)
+                                                      for authz_url, authz in self._authorizations(order)])
         order['provider_data']['challenges_read_at'] = time.time()
         order['status'] = _status_of(order, data)
         if order['status'] == 'failed':
@@ -163,6 +176,9 @@ class AcmeOrders:
             entry['status'] = chosen.get('status') or 'pending'
         if chosen.get('error'):
             entry['error'] = challenge_error(domain, chosen)
+        if wanted == PERSIST:
+            entry.update(self._persist_record(chosen, base, domain, bool(authz.get('wildcard'))))
+            return entry
         token = chosen.get('token') or ''
         if not _TOKEN_RE.match(token):
             raise CertflowError('ACME server sent an unusable %s token for %s' % (wanted, domain))
@@ -170,11 +186,30 @@ class AcmeOrders:
         if wanted == 'dns-01':
             entry.update({'record_name': '_acme-challenge.' + base, 'record_type': 'TXT',
                           'record_value': _jws.dns01_txt_value(key_auth)})
+        elif wanted == 'dns-account-01':
+            # The same digest as dns-01, at a name of this account's own.
+            entry.update({'record_name': dns_records.account_record_name(self.account.ensure(), base), 'record_type': 'TXT',
+                          'record_value': _jws.dns01_txt_value(key_auth)})
         else:
             path = '/.well-known/acme-challenge/' + token
             entry.update({'file_path': path, 'file_content': key_auth,
                           'url': 'http://%s%s' % (_identifier_host(identifier), path)})
         return entry
+
+    def _persist_record(self, chosen, base, domain, wildcard):
+        """The dns-persist-01 record: bound to this account, for the first issuer the CA names."""
+        account_url = self.account.ensure()
+        offered_account = chosen.get('accounturi')
+        if offered_account is not None and offered_account != account_url:
+            raise CertflowError('ACME server asks for a dns-persist-01 record of %s bound to account %r, but this account is %s'
+                                % (domain, offered_account, account_url))
+        issuers = chosen.get('issuer-domain-names')
+        if not isinstance(issuers, list) or not issuers:
+            raise CertflowError('ACME server sent a dns-persist-01 challenge for %s without issuer-domain-names' % domain)
+        issuers = [dns_records.check_issuer_name(name) for name in issuers]
+        return {'record_name': dns_records.persist_record_name(base), 'record_type': 'TXT',
+                'record_value': dns_records.persist_value(issuers[0], account_url, wildcard),
+                'persistent': True, 'issuer_domain_names': issuers}
 
     def challenges(self, order):
         provider_data = order.get('provider_data') or {}
@@ -193,6 +228,7 @@ class AcmeOrders:
             if readied.get(entry['provider_data']['challenge_url']):
                 entry['provider_data']['readied'] = True
             fresh.append(entry)
+        fresh = _share_wildcard_policy(fresh)
         order['challenges'] = fresh
         order.setdefault('provider_data', {})['challenges_read_at'] = time.time()
         return fresh
@@ -291,7 +327,7 @@ class AcmeOrders:
             except CertflowError:
                 pass
         if fresh:
-            order['challenges'] = fresh
+            order['challenges'] = _share_wildcard_policy(fresh)
         problem = data.get('error')
         if isinstance(problem, dict) and not any(problem.get('detail', '\0') in part for part in parts):
             parts.insert(0, '%s: %s' % (problem.get('type', 'about:blank'), problem.get('detail', 'no detail given')))

@@ -69,7 +69,7 @@ class AcmeProvider(CAProvider):
     def create_order(self, request, csr_pem, submit=True):
         # The request's names and validation were checked where it was built; left is what ACME offers.
         if request.validation not in CHALLENGE_TYPES:
-            raise CertflowError("the acme provider validates with 'dns' or 'http', not %r" % request.validation)
+            raise CertflowError("the acme provider validates with 'dns', 'dns_account', 'dns_persist' or 'http', not %r" % request.validation)
         order = {'provider': self.name, 'order_id': None, 'status': 'created', 'identifiers': [dict(i) for i in request.identifiers],
                  'validation': request.validation, 'csr': csr_pem, 'challenges': [], 'error': None,
                  'provider_data': {'directory': self.directory_url}}
