@@ -57,6 +57,19 @@ def test_profile_is_sent_in_new_order_and_kept_in_the_order(fake):
     assert order['profile'] == 'shortlived'
 
 
+def test_an_order_made_under_another_profile_is_said(fake):
+    new_order = fake.handlers['/new-order']
+
+    def other_profile(request, protected, payload):
+        status, headers, body = new_order(request, protected, payload)
+        return status, headers, dict(body, profile='classic')
+    fake.handlers['/new-order'] = other_profile
+    warnings = []
+    provider = make_provider(fake, warn=warnings.append)
+    provider.create_order(_request(profile='shortlived'), 'csr')
+    assert warnings == ["profile shortlived was asked for, but the ACME server made the order %s/order/1 under profile 'classic'" % BASE]
+
+
 def test_no_profile_sends_none(fake):
     sent = []
     new_order = fake.handlers['/new-order']

@@ -169,7 +169,11 @@ class AcmeOrders:
         order_url = response.headers.get('Location')
         if not order_url:
             raise CertflowError('ACME server sent no order URL (Location) from %s' % url, url=url)
-        return order_url, json_object(response, url)
+        data = json_object(response, url)
+        if order.get('profile') and data.get('profile') not in (None, order['profile']):
+            self.client.warn('profile %s was asked for, but the ACME server made the order %s under profile %r'
+                             % (order['profile'], order_url, data.get('profile')))
+        return order_url, data
 
     def _order_made_before(self, order):
         """(URL, object) of a pending or ready order of this account for exactly the
