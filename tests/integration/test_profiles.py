@@ -252,3 +252,16 @@ def test_a_lost_new_order_answer_is_resumed_not_ordered_twice(services, listing_
     assert len(proxy.requests(path=NEW_ORDER, method='POST')) == 2, 'one newOrder for each certificate'
     assert lost_orders[0][1]['status'] == 'valid'
     assert urlsplit(_order_json(store_dir, 'lost')['order_id']).path == urlsplit(lost_orders[0][0]).path
+
+
+# ---------------------------------------------------------------------------- the certificate role
+
+def test_certificate_role_passes_the_profile_through(services, profile_pebble, store_dir):
+    extra = {'certflow_certificates': [{'name': 'role-short', 'domains': ['role-short.' + ZONE], 'profile': 'shortlived'}],
+             'certflow_store_dir': store_dir, 'certflow_validation': 'http', 'certflow_certificate_webroot': services.web.webroot,
+             'certflow_http_check_port': services.web.http_port, 'certflow_nameservers': [services.bind.nameserver],
+             'certflow_timeout': 120, 'certflow_acme': {'directory': profile_pebble.directory_url, 'ca_bundle': profile_pebble.ca_bundle}}
+    run_playbook(playbook('hostile_proofs_role.yml'), extra).assert_ok()
+    check_issued(store_dir, 'role-short', profile_pebble.roots_pem(), ['role-short.' + ZONE])
+    assert _lifetime_days(_cert(store_dir, 'role-short')) == 6
+    assert _order_json(store_dir, 'role-short')['profile'] == 'shortlived'
