@@ -500,6 +500,11 @@ def _domain_error(name, problem):
     return CertflowError("invalid domain name '%s': %s" % (name, problem), domain=name)
 
 
+def is_ip_address(text):
+    """Whether ``text`` is an IPv4/IPv6 address (brackets and spaces around it allowed)."""
+    return isinstance(text, str) and _is_ip(text.strip())
+
+
 def _is_ip(text):
     candidate = text[1:-1] if text.startswith('[') and text.endswith(']') else text
     try:

@@ -134,7 +134,8 @@ class CertificateWork:
         (check mode: what it ``would`` do, as ``predicted_status``)."""
         if self._before is not None and entry.get('changed'):
             if self.run.check_mode:
-                after = _diff.predicted_state(self._before, predicted_status or entry.get('status'), entry.get('action') or would)
+                after = _diff.predicted_state(self._before, predicted_status or entry.get('status'), entry.get('action') or would,
+                                              profile=entry.get('profile'))
             else:
                 after = _diff.store_state(self.run.store, self.name)
             self.run.add_diff(_diff.entry(self.run.store, self.name, self._before, after))

@@ -52,6 +52,7 @@ LOCK_DIR = '.locks'
 PROOFS_FILE = 'proofs.json'
 TEMP_PREFIX = '.tmp-'      # _common.atomic_write's temporary files
 _NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]{0,127}')
+_IP_NAME_RE = re.compile(r'[0-9a-f][0-9a-f.-]{0,44}')   # name_for_ip: hex digits, '.' (IPv4) and '-' (for ':')
 _THREAD_LOCKS = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
 
@@ -83,6 +84,22 @@ def name_for_domain(domain):
     return domain
 
 
+def name_for_ip(address):
+    """A store name derived from a normalised IP address: IPv4 as it is, IPv6
+    with '-' for ':' (no valid store name has a ':'), and a leading '::'
+    written '0::' as the same address may be (``::1`` -> ``0--1``)."""
+    try:
+        normalised = str(ipaddress.ip_address(address)) == address
+    except ValueError:
+        normalised = False
+    name = address.replace(':', '-') if normalised else ''
+    if name.startswith('-'):
+        name = '0' + name
+    if not _IP_NAME_RE.fullmatch(name):
+        raise CertflowError('%r is not a normalised IP address to name a certificate after' % (address,))
+    return check_name(name)
+
+
 def _utcnow():
     return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
@@ -97,6 +114,7 @@ _TEXT = (str, type(None))
 _ORDER_FIELDS = {
     'provider': (str,), 'name': (str,), 'validation': _TEXT, 'csr': _TEXT, 'error': _TEXT, 'serial': _TEXT,
     'own_key': (bool,), 'created_at': _TEXT, 'updated_at': _TEXT, 'provider_data': (dict, type(None)),
+    'profile': _TEXT, 'certificate_profile': _TEXT,
 }
 _CHALLENGE_TEXT = ('domain', 'type', 'record_name', 'record_type', 'record_value', 'file_path', 'file_content', 'url',
                    'status', 'error')

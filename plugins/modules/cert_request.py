@@ -37,11 +37,16 @@ options:
     description: Name of the certificate in the store. Defaults to the first domain (V(wildcard.example.com) for V(*.example.com)).
     type: str
   domains:
-    description: DNS names for the certificate, Unicode or Punycode; V(*.example.com) for a wildcard.
+    description:
+      - DNS names for the certificate, Unicode or Punycode; V(*.example.com) for a wildcard.
+      - An IPv4 or IPv6 address among them is taken as one of O(ip_addresses).
     type: list
     elements: str
   ip_addresses:
-    description: IP addresses for the certificate (needs O(validation=http)).
+    description:
+      - IP addresses for the certificate (needs O(validation=http); ACME IP identifiers, RFC 8738).
+      - They go into the subjectAltName only, never into the subject's common name. A certificate with only an
+        IPv6 address and no O(name) is stored under the address with V(-) for V(:) (V(::1) as V(0--1)).
     type: list
     elements: str
   key_type:
@@ -50,9 +55,18 @@ options:
     choices: [ec256, ec384, rsa2048, rsa3072, rsa4096]
     default: ec256
   reuse_key:
-    description: Keep the current private key on renewal instead of making a new one.
+    description: Keep the current private key on renewal instead of making a new one (by default every renewal gets a fresh key).
     type: bool
     default: false
+  profile:
+    description:
+      - Certificate profile of the CA (ACME profiles, for example V(classic), V(tlsserver) or V(shortlived) at Let's Encrypt).
+      - Checked against the profiles the ACME directory lists (C(meta.profiles)) before any order is made; the error names
+        the offered ones. Sent as C(profile) in newOrder and kept with the certificate in the store.
+      - Unset, no profile is sent (the CA's default) and a renewal keeps the profile the certificate was ordered with.
+        A certificate whose profile differs from the one set here is replaced by a new one, like a changed list of names.
+      - Only for the V(acme) provider; the other providers refuse it.
+    type: str
   csr:
     description: Path of your own CSR (PEM). Its names are used when O(domains) is not given and must equal them when it is.
     type: path
@@ -243,6 +257,10 @@ certificates:
     order_id:
       description: The CA's order id (ACME order URL).
       type: str
+    profile:
+      description: The certificate profile asked for (or kept from the stored certificate).
+      type: str
+      returned: when a profile is set
     challenges:
       description: What to put in place for each name while the order waits for validation.
       type: list
@@ -331,6 +349,7 @@ CERTIFICATE_OPTIONS = dict(
     ip_addresses=dict(type='list', elements='str'),
     key_type=dict(type='str', choices=KEY_TYPES, default='ec256'),
     reuse_key=dict(type='bool', default=False),
+    profile=dict(type='str'),
     csr=dict(type='path'),
     csr_content=dict(type='str'),
     private_key_src=dict(type='path', no_log=False),

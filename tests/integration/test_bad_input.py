@@ -31,7 +31,7 @@ CASES = [
     ('bad-characters', 'cert_request', {'domains': ['under_score.' + ZONE]}, ['under_score']),
     ('label-too-long', 'cert_request', {'domains': ['a' * 64 + '.' + ZONE]}, ['63']),
     ('name-too-long', 'cert_request', {'domains': ['.'.join(['abcdefghi'] * 26) + '.' + ZONE]}, ['253']),
-    ('ip-in-domains', 'cert_request', {'domains': ['192.0.2.7']}, ['IP address', 'ip_addresses']),
+    ('ip-in-domains', 'cert_request', {'domains': ['192.0.2.7']}, ['IP address', '192.0.2.7', 'validation: http']),
     ('bad-ip', 'cert_request', {'ip_addresses': ['999.1.1.1'], 'validation': 'http'}, ['999.1.1.1']),
     ('ip-with-dns', 'cert_request', {'ip_addresses': ['127.0.0.1'], 'validation': 'dns'}, ['127.0.0.1', 'http']),
     ('wildcard-with-http', 'cert_request', {'domains': ['*.w.' + ZONE], 'validation': 'http'}, ['wildcard', 'dns']),

@@ -248,6 +248,9 @@ def test_error_without_problem_document(fake):
 def test_connection_errors_are_retried_with_backoff(fake):
     fake.queued['/new-order'] = [TransportError(ConnectionError('reset by peer'))]
     _authz(fake)
+    # the account's order list is looked at before newOrder is sent again: the CA made no order
+    fake.handlers['/acct/1'] = lambda r, p, b: (200, {}, {'status': 'valid', 'orders': BASE + '/orders/1'})
+    fake.handlers['/orders/1'] = lambda r, p, b: (200, {}, {'orders': []})
     provider = make_provider(fake)
     provider.create_order(SPEC, 'csr')
     assert len(provider.sleeps) == 1

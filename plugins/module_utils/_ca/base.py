@@ -21,6 +21,7 @@ read its attributes; they never normalise the names again::
     request.identifiers = [{'type': 'dns'|'ip', 'value': '...'}]   # the order's identifiers
     request.validation = 'dns'|'dns_account'|'dns_persist'|'http'|'email'|'none'
     request.product, request.contact, request.company, request.key_type
+    request.profile = 'shortlived' or None     # a certificate profile of the CA (ACME profiles)
 
 order -- what a CA knows about one request::
 
@@ -46,6 +47,7 @@ challenge -- one proof of control the CA asks for::
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 from ansible_collections.certflow.ssl.plugins.module_utils._providers import Provider
 
 
@@ -105,6 +107,8 @@ class CAProvider(Provider):
     # What cert_validate adds to the DNS provider's error when an order of this CA waits for
     # a DNS record and no DNS provider is set up ({name}, {dns_provider}); None: nothing.
     MISSING_DNS_PROVIDER_HINT = None
+    # Whether the CA knows certificate profiles (``profile`` of cert_request); one that does not refuses the option.
+    PROFILES = False
 
     def __init__(self, settings, context):
         self.settings = settings or {}
@@ -118,6 +122,13 @@ class CAProvider(Provider):
         """Whether an order in the store was made by this CA (not another
         provider, ACME directory or local CA), so that it can be resumed here."""
         return order.get('provider') == self.name
+
+    def check_request(self, request):
+        """Refuse, before any key, order or file is made, what this CA cannot give
+        ``request`` (names and validation were checked where it was built)."""
+        if request.profile is not None and not self.PROFILES:
+            raise CertflowError('profile %r: the %s provider has no certificate profiles (profile is for ACME CAs that list them)'
+                                % (request.profile, self.name))
 
     def find_order(self, request, exclude=()):
         """An existing pending or issued order for the same names, or None.

@@ -8,10 +8,15 @@ request path and the CA providers use."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import re
+
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import DNS_VALIDATIONS
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, read_file
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
-from ansible_collections.certflow.ssl.plugins.module_utils._store import check_name, name_for_domain
+from ansible_collections.certflow.ssl.plugins.module_utils._store import check_name, name_for_domain, name_for_ip
+
+# A profile name goes into newOrder and order.json as it is: printable ASCII without spaces.
+_PROFILE_RE = re.compile(r'[\x21-\x7e]{1,128}')
 
 
 def entries(params):
@@ -55,8 +60,8 @@ class CertificateRequest:
         self.csr_pem = _read_option(options, 'csr_content', 'csr', 'CSR')
         self.csr = _crypto.load_csr(self.csr_pem) if self.csr_pem else None
         self._key_pem = _NOT_READ
-        domains = list(options.get('domains') or [])
-        ips = list(options.get('ip_addresses') or [])
+        domains, ips = _split_names(options.get('domains'))
+        ips += list(options.get('ip_addresses') or [])
         if self.csr is not None:
             csr_domains, csr_ips = _crypto.csr_identifiers(self.csr)
             if not domains and not ips:
@@ -79,7 +84,7 @@ class CertificateRequest:
         if self.ip_addresses and self.validation in DNS_VALIDATIONS:
             raise CertflowError('IP address(es) %s cannot be validated by %s; use validation: http' % (', '.join(self.ip_addresses), self.validation))
         # The names are normalised already: the first one names the store entry unless a name is given.
-        self.name = check_name(options.get('name') or name_for_domain((self.domains or self.ip_addresses)[0]))
+        self.name = check_name(options.get('name') or (name_for_domain(self.domains[0]) if self.domains else name_for_ip(self.ip_addresses[0])))
         self.identifiers = [{'type': 'dns', 'value': d} for d in self.domains] + [{'type': 'ip', 'value': i} for i in self.ip_addresses]
         self.key_type = options.get('key_type') or 'ec256'
         self.product = options.get('product')
@@ -90,6 +95,7 @@ class CertificateRequest:
         self.force = bool(options.get('force'))
         self.submit = options.get('quick_issue', True) is not False     # quick_issue: false keeps a new order with us
         self.reuse_key = bool(options.get('reuse_key'))
+        self.profile = _profile_of(options.get('profile'))
 
     @property
     def key_pem(self):
@@ -104,10 +110,30 @@ class CertificateRequest:
         """Whether an order's (or certificate's) identifiers are the ones asked for, in any order."""
         return sorted((i['type'], i['value']) for i in identifiers) == sorted((i['type'], i['value']) for i in self.identifiers)
 
+    def inherit_profile(self, order):
+        """No profile asked for: the one the certificate was ordered with (order.json) is kept for its renewal."""
+        if self.profile is None and order and order.get('profile'):
+            self.profile = order['profile']
+
     def entry_fields(self):
         """The names a result entry shows (see results.certificate_entry)."""
         return {'name': self.name, 'domains': self.domains, 'domains_unicode': self.domains_unicode,
-                'ip_addresses': self.ip_addresses}
+                'ip_addresses': self.ip_addresses, 'profile': self.profile}
+
+
+def _split_names(names):
+    """``domains`` as (DNS names, IP addresses): an address among the domains is an IP identifier (RFC 8738)."""
+    names = list(names or [])
+    ips = [name for name in names if _crypto.is_ip_address(name)]
+    return [name for name in names if name not in ips], ips
+
+
+def _profile_of(value):
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _PROFILE_RE.fullmatch(value):
+        raise CertflowError('profile %r is not a profile name (1-128 printable characters, no spaces)' % (value,))
+    return value
 
 
 def _read_option(options, content_option, path_option, what):
@@ -125,10 +151,12 @@ def certificate_name(options):
     a name that is not a domain or an address."""
     if options.get('name'):
         return options['name']
-    if options.get('domains'):
-        return name_for_domain(_crypto.normalize_domain(options['domains'][0])[0])
-    if options.get('ip_addresses'):
-        return name_for_domain(_crypto.normalize_ip(options['ip_addresses'][0]))
+    domains, ips = _split_names(options.get('domains'))
+    if domains:
+        return name_for_domain(_crypto.normalize_domain(domains[0])[0])
+    ips += list(options.get('ip_addresses') or [])
+    if ips:
+        return name_for_ip(_crypto.normalize_ip(ips[0]))
     return None
 
 

@@ -27,7 +27,8 @@ def store_state(store, name):
         certificate, chain_text, key_text = 'none', 'none', 'none'
     order = store.load_order(name)
     if order:
-        order_text = '%s%s' % (order.get('status'), ' (order %s)' % order['order_id'] if order.get('order_id') else '')
+        order_text = '%s%s%s' % (order.get('status'), ' (order %s)' % order['order_id'] if order.get('order_id') else '',
+                                 _profile_text(order.get('profile')))
     else:
         order_text = 'none'
     pending = 'present' if store.read_pending_key(name) else 'none'
@@ -35,11 +36,15 @@ def store_state(store, name):
             ('key for the open order', pending), ('order', order_text)]
 
 
-def predicted_state(before, status, would):
+def predicted_state(before, status, would, profile=None):
     """The state a check-mode run would leave: only the order line is known."""
     after = list(before)
-    after[-1] = ('order', '%s (check mode: would %s)' % (status, would))
+    after[-1] = ('order', '%s (check mode: would %s)%s' % (status, would, _profile_text(profile)))
     return after
+
+
+def _profile_text(profile):
+    return ', profile %s' % profile if profile else ''
 
 
 def render(state):

@@ -15,9 +15,17 @@ from ansible_collections.certflow.ssl.plugins.module_utils._ops.validate import 
 OPEN_STATUSES = ('created', 'pending_validation', 'processing')
 
 
-def _covers(summary, request):
+def _covers(summary, request, order):
+    """Whether the current certificate is the one asked for: its names, and its profile when one is asked for."""
     have = set(summary['domains']) | set(summary['ip_addresses'])
-    return have == set(request.domains) | set(request.ip_addresses)
+    return have == set(request.domains) | set(request.ip_addresses) and request.profile in (None, _certificate_profile(order))
+
+
+def _certificate_profile(order):
+    """The profile the current certificate was ordered with: its order's, or, while a newer
+    order is open, the one that order recorded from the order before it."""
+    order = order or {}
+    return order.get('profile') if order.get('status') == 'issued' else order.get('certificate_profile')
 
 
 def _orders_of_others(store, name):
@@ -71,15 +79,22 @@ def _request(run, request):
     order = store.load_order(name)
     entry = request.entry_fields()
 
-    if not force and summary and _covers(summary, request) and not summary['needs_renewal'] \
+    if not force and summary and _covers(summary, request, order) and not summary['needs_renewal'] \
             and (order or {}).get('status') != 'revoked':
         return certificate_entry(entry, store, 'issued', order, summary, changed=False, action='none')
+    if summary and request.profile not in (None, _certificate_profile(order)):
+        run.log('profile %s asked for, the certificate has %s: a new certificate is ordered'
+                % (request.profile, _certificate_profile(order) or 'none'))
 
     submit = request.submit
     provider = run.ca(request.options)
+    if order and provider.holds(order):
+        request.inherit_profile(order)
+        entry = request.entry_fields()
+    provider.check_request(request)
     # An open order made at another CA (or ACME directory) is left to expire there: a new one is made here.
     if not force and order and order.get('status') in OPEN_STATUSES and request.has_identifiers(order['identifiers']) \
-            and provider.holds(order):
+            and order.get('profile') == request.profile and provider.holds(order):
         if order.get('validation') != request.validation and order['status'] in ('created', 'pending_validation'):
             return _follow_validation(run, provider, request, order, summary)
         if order['status'] == 'created' and submit:
@@ -126,7 +141,8 @@ def _request(run, request):
             store.discard_pending_key(name)
         raise
     # The provider made the order from the request (names, validation, CSR); the store adds its own bookkeeping.
-    new_order.update({'name': name, 'own_key': bool(key_pem), 'domains_unicode': request.domains_unicode})
+    new_order.update({'name': name, 'own_key': bool(key_pem), 'domains_unicode': request.domains_unicode,
+                      'certificate_profile': _certificate_profile(order) if summary else None})
     new_order = store.save_order(name, new_order)
     return certificate_entry(entry, store, new_order['status'], new_order, summary, changed=True,
                              action='renew' if renewing else 'create')
@@ -156,7 +172,8 @@ def _follow_validation(run, provider, request, order, summary):
     order = dict(order, status='cancelled')
     store.save_order(name, order)       # a failure below leaves no open order of the old validation behind
     new_order = provider.create_order(request, csr_pem, submit=request.submit)
-    new_order.update({'name': name, 'own_key': bool(key_pem) or bool(order.get('own_key')), 'domains_unicode': request.domains_unicode})
+    new_order.update({'name': name, 'own_key': bool(key_pem) or bool(order.get('own_key')), 'domains_unicode': request.domains_unicode,
+                      'certificate_profile': order.get('certificate_profile')})
     run.log('the %s order %s was replaced by a %s order %s' % (order.get('validation'), order.get('order_id'),
                                                                request.validation, new_order.get('order_id')))
     new_order = store.save_order(name, new_order)

@@ -44,5 +44,7 @@ def certificate_entry(spec, store, status, order=None, summary=None, changed=Fal
         'paths': store.paths(spec['name']),
         'changed': changed,
     }
+    if spec.get('profile'):
+        entry['profile'] = spec['profile']
     entry.update(extra)
     return entry

@@ -198,13 +198,16 @@ class AcmeClient:
         return response
 
     # ------------------------------------------------------------ the retry loop
-    def _retrying(self, method, url, attempt, on_problem=None):
+    def _retrying(self, method, url, attempt, on_problem=None, on_lost=None):
         """``attempt()`` (one exchange) until an answer below 400, within the
         deadline: connection errors and timeouts a few times with back-off,
         badNonce of a signed request (the error answer brought a fresh nonce),
         503 and short rate limits as long as the server asks (Retry-After).
         ``on_problem(problem)`` may fix another problem and return True to try
-        again. Anything else is raised as a CertflowError naming the problem."""
+        again. ``on_lost()``, after a connection error or timeout (the server
+        may have acted on a request whose answer never came), may find what
+        the request made and return True: None is returned then instead of
+        sending it again. Anything else is raised as a CertflowError naming the problem."""
         delays = backoff(initial=0.5, factor=2.0, maximum=8.0)
         failures = busy = bad_nonces = 0
         while True:
@@ -216,6 +219,8 @@ class AcmeClient:
                     raise unreachable_error(url, exc, self.deadline)
                 self.log('ACME %s %s: %s; retrying' % (method, url, exc))
                 self._pause(next(delays))
+                if on_lost is not None and on_lost():
+                    return None
                 continue
             if response.status_code < 400:
                 return response
@@ -319,10 +324,10 @@ class AcmeClient:
             raise CertflowError('%s is not an ACME directory (no newNonce/newAccount/newOrder URLs)' % url, url=url)
         return data
 
-    def post(self, url, payload, signer, accept=None, on_problem=None):
+    def post(self, url, payload, signer, accept=None, on_problem=None, on_lost=None):
         """A JWS-signed POST (``payload=None``: POST-as-GET) through the retry loop.
         ``signer()`` gives ``(key, kid)`` for each attempt (kid None: the JWS carries
-        the public key); ``on_problem`` as in _retrying."""
+        the public key); ``on_problem`` and ``on_lost`` as in _retrying."""
         headers = {'Content-Type': 'application/jose+json'}
         if accept:
             headers['Accept'] = accept
@@ -336,4 +341,4 @@ class AcmeClient:
                 self._nonce_unused()
                 raise
             return self._request('POST', url, body=body, headers=headers, counted=True)
-        return self._retrying('POST', url, attempt, on_problem)
+        return self._retrying('POST', url, attempt, on_problem, on_lost)

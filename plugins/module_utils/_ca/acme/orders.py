@@ -31,15 +31,25 @@ ORDER_STATUSES = {'pending': 'pending_validation', 'ready': 'processing', 'proce
 _TOKEN_RE = re.compile(r'\A[A-Za-z0-9_-]+\Z')
 GONE_AUTHZ_STATUSES = ('invalid', 'deactivated', 'expired', 'revoked')
 PEM_CHAIN = 'application/pem-certificate-chain'
+# Looking for the order a lost newOrder answer made: the account's order list is read this
+# far (pages), and only its last orders are looked at (a CA lists new orders last, and the
+# lost one is minutes old at most; an account of a big store has thousands).
+ORDER_LIST_PAGES = 20
+ORDERS_LOOKED_AT = 50
+_URL_RE = re.compile(r'https?://[\x21-\x7e]{1,2000}')
 
 
 def alternate_links(response):
     """URLs of every ``Link: <...>;rel="alternate"`` header (several may be sent)."""
+    return _links(response, 'alternate')
+
+
+def _links(response, rel):
     urls = []
     for value in response.header_values('Link'):
         for link in requests.utils.parse_header_links(value):
             rels = (link.get('rel') or '').split()
-            if 'alternate' in rels and link.get('url'):
+            if rel in rels and link.get('url'):
                 urls.append(link['url'])
     return urls
 
@@ -114,18 +124,20 @@ class AcmeOrders:
         response = self.account.post(url, None)
         return json_object(response, url), response
 
+    def profiles(self):
+        """The directory's ``meta.profiles`` ({name: description}); {} when it lists none."""
+        profiles = (self.client.directory().get('meta') or {}).get('profiles')
+        if not isinstance(profiles, dict):
+            return {}
+        return dict((name, description if isinstance(description, str) else '') for name, description in profiles.items()
+                    if isinstance(name, str))
+
     # ------------------------------------------------------------ orders and challenges
     def submit(self, order):
         """newOrder for an order kept locally (``quick_issue: false``); ACME orders
         cost nothing, so creating one is the submission."""
-        identifiers = order['identifiers']
         validation = order['validation']
-        url = self.client.directory()['newOrder']
-        response = self.account.post(url, {'identifiers': identifiers})
-        order_url = response.headers.get('Location')
-        if not order_url:
-            raise CertflowError('ACME server sent no order URL (Location) from %s' % url, url=url)
-        data = json_object(response, url)
+        order_url, data = self._new_order(order)
         order['order_id'] = order_url
         order['provider_data'].update({'order_url': order_url, 'account_url': self.account.url})
         _remember(order, data)
@@ -136,6 +148,63 @@ class AcmeOrders:
         if order['status'] == 'failed':
             order['error'] = self._failure(order, data)
         return order
+
+    def _new_order(self, order):
+        """newOrder for ``order``: (order URL, order object). When the answer is lost
+        on the way (the CA may have made the order), the account's order list is
+        searched before newOrder is sent again, so that one request never leaves a
+        second pending order behind (RFC 8555 7.1.2.1)."""
+        url = self.client.directory()['newOrder']
+        payload = {'identifiers': order['identifiers']}
+        if order.get('profile'):
+            payload['profile'] = order['profile']
+        found = []
+
+        def answer_lost():
+            found[:] = [self._order_made_before(order)]
+            return found[0] is not None
+        response = self.account.post(url, payload, on_lost=answer_lost)
+        if response is None:
+            order_url, data = found[0]
+            self.client.warn('the answer to newOrder was lost; resuming the order %s the ACME server had made of it' % order_url)
+            return order_url, data
+        order_url = response.headers.get('Location')
+        if not order_url:
+            raise CertflowError('ACME server sent no order URL (Location) from %s' % url, url=url)
+        data = json_object(response, url)
+        if order.get('profile') and data.get('profile') not in (None, order['profile']):
+            self.client.warn('profile %s was asked for, but the ACME server made the order %s under profile %r'
+                             % (order['profile'], order_url, data.get('profile')))
+        return order_url, data
+
+    def _order_made_before(self, order):
+        """(URL, object) of a pending or ready order of this account for exactly the
+        order's identifiers (and profile, when it asks for one), the newest one
+        when there are several; None when there is none or the CA lists no orders."""
+        account, _response = self._get_resource(self.account.ensure())
+        list_url = account.get('orders')
+        if not isinstance(list_url, str) or not _URL_RE.fullmatch(list_url):
+            self.client.warn('the answer to newOrder was lost and the ACME server lists no orders of the account; '
+                             'asking again may leave the first order pending at the CA until it expires')
+            return None
+        urls, page_url, pages = [], list_url, 0
+        while page_url and pages < ORDER_LIST_PAGES:
+            page, response = self._get_resource(page_url)
+            urls.extend(u for u in page.get('orders') or [] if isinstance(u, str) and _URL_RE.fullmatch(u))
+            pages += 1
+            page_url = next(iter(_links(response, 'next')), None)
+        wanted = sorted((i['type'], i['value']) for i in order['identifiers'])
+        best = None
+        for order_url in urls[-ORDERS_LOOKED_AT:]:
+            data, _response = self._get_resource(order_url)
+            identifiers = sorted((i.get('type'), i.get('value')) for i in data.get('identifiers') or [] if isinstance(i, dict))
+            if data.get('status') not in ('pending', 'ready') or identifiers != wanted:
+                continue
+            if order.get('profile') and data.get('profile') != order['profile']:
+                continue
+            if best is None or str(data.get('expires') or '') > str(best[1].get('expires') or ''):
+                best = (order_url, data)
+        return best
 
     def _authorizations(self, order):
         """[(authz_url, authz), ...] freshly read."""

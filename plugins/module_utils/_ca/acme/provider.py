@@ -32,6 +32,8 @@ class AcmeProvider(CAProvider):
         preferred_chain=dict(type='str'),
     )
 
+    PROFILES = True
+
     def __init__(self, settings, context=None):
         super(AcmeProvider, self).__init__(settings, context or ProviderContext())
         self.client = AcmeClient(self.settings, self.context)
@@ -63,6 +65,19 @@ class AcmeProvider(CAProvider):
         return self.account.ensure()
 
     # ---------------------------------------------------------------- orders
+    def check_request(self, request):
+        """A profile the directory does not list fails here, before any order, naming the ones it does."""
+        if request.profile is None:
+            return
+        offered = self.orders.profiles()
+        if not offered:
+            raise CertflowError('profile %r was asked for, but the ACME server %s lists no profiles (meta.profiles): '
+                                'leave profile unset' % (request.profile, self.directory_url))
+        if request.profile not in offered:
+            raise CertflowError('profile %r is not offered by the ACME server %s; it offers: %s' % (
+                request.profile, self.directory_url,
+                ', '.join('%s (%s)' % (name, offered[name]) if offered[name] else name for name in sorted(offered))))
+
     def holds(self, order):
         return super(AcmeProvider, self).holds(order) and (order.get('provider_data') or {}).get('directory') == self.directory_url
 
@@ -71,7 +86,7 @@ class AcmeProvider(CAProvider):
         if request.validation not in CHALLENGE_TYPES:
             raise CertflowError("the acme provider validates with 'dns', 'dns_account', 'dns_persist' or 'http', not %r" % request.validation)
         order = {'provider': self.name, 'order_id': None, 'status': 'created', 'identifiers': [dict(i) for i in request.identifiers],
-                 'validation': request.validation, 'csr': csr_pem, 'challenges': [], 'error': None,
+                 'validation': request.validation, 'csr': csr_pem, 'challenges': [], 'error': None, 'profile': request.profile,
                  'provider_data': {'directory': self.directory_url}}
         if not submit:
             return order
