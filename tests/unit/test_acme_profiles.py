@@ -5,7 +5,6 @@ certificates, and the order a lost newOrder answer made (issue 14, items 2, 3
 and 5): the pure parts, against the fake ACME server of test_acme_errors."""
 
 import pytest
-import requests
 
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.local.provider import LocalCAProvider
@@ -14,6 +13,7 @@ from ansible_collections.certflow.ssl.plugins.module_utils._common import Certfl
 from ansible_collections.certflow.ssl.plugins.module_utils._ops.certificate_request import CertificateRequest, certificate_name
 from ansible_collections.certflow.ssl.plugins.module_utils._ops.request import _covers
 from ansible_collections.certflow.ssl.plugins.module_utils._store import name_for_ip
+from ansible_collections.certflow.ssl.plugins.module_utils._http import TransportError
 from tests.unit.test_acme_errors import BASE, FakeAcme, _authz, make_provider
 
 PROFILES = {'classic': 'the usual', 'shortlived': 'six days', 'tlsserver': ''}
@@ -190,7 +190,7 @@ def _order(fake, path, status, names, profile=None, expires='2030-01-01T00:00:00
 
 
 def test_a_lost_new_order_answer_resumes_the_order_the_ca_made(fake):
-    fake.queued['/new-order'] = [requests.exceptions.ConnectionError('connection dropped after the request')]
+    fake.queued['/new-order'] = [TransportError(ConnectionError('connection dropped after the request'))]
     _orders(fake, [['/order/old', '/order/other-names'], ['/order/wrong-profile', '/order/made', '/order/done']])
     _order(fake, '/order/old', 'pending', ['www.example.test'], 'shortlived', expires='2029-01-01T00:00:00Z')
     _order(fake, '/order/other-names', 'pending', ['mail.example.test'], 'shortlived', expires='2031-01-01T00:00:00Z')
@@ -208,7 +208,7 @@ def test_a_lost_new_order_answer_resumes_the_order_the_ca_made(fake):
 
 
 def test_a_lost_new_order_that_made_nothing_is_sent_again(fake):
-    fake.queued['/new-order'] = [requests.exceptions.ConnectionError('dropped before the CA saw it')]
+    fake.queued['/new-order'] = [TransportError(ConnectionError('dropped before the CA saw it'))]
     _orders(fake, [['/order/done']])
     _order(fake, '/order/done', 'valid', ['www.example.test'])
     provider = make_provider(fake)
@@ -218,7 +218,7 @@ def test_a_lost_new_order_that_made_nothing_is_sent_again(fake):
 
 
 def test_a_ca_without_an_order_list_sends_again_with_a_warning(fake):
-    fake.queued['/new-order'] = [requests.exceptions.ConnectionError('dropped')]
+    fake.queued['/new-order'] = [TransportError(ConnectionError('dropped'))]
     fake.handlers['/acct/1'] = lambda r, p, b: (200, {}, {'status': 'valid'})
     warnings = []
     provider = make_provider(fake, warn=warnings.append)
