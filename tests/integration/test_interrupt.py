@@ -161,3 +161,36 @@ def test_temporary_files_of_a_cut_short_write_are_removed(services, store_dir, r
                        'removed by the next (otherwise unchanged) run' if not left else 'LEFT: %d' % len(left))
     assert left == []
     check_issued(store_dir, 'tmpfiles', services.pebble.roots_pem())
+
+
+def test_killed_after_installing_before_noting_it_is_finished_by_the_next_run(services, store_dir, reliability):
+    """Installing moves the order's key into place (pending/ is emptied) and then
+    notes the order as issued. A kill between the two (seen at a random kill
+    point) left an order still 'processing' and no pending key: the next run
+    must see that the installed key is the one the CA's certificate is for,
+    and finish, instead of asking for a new order."""
+    names = [('installed', 'http')]
+    extra = batch_vars(services, store_dir, names)
+    run_playbook(playbook('faults_batch.yml'), extra).assert_ok()
+    folder = os.path.join(store_dir, 'installed')
+    with open(os.path.join(folder, 'cert.pem')) as handle:
+        cert_before = handle.read()
+    order_path = os.path.join(folder, 'order.json')
+    with open(order_path) as handle:
+        order = json.load(handle)
+    order['status'] = 'processing'            # what the killed run had noted last
+    with open(order_path, 'w') as handle:
+        json.dump(order, handle)
+    assert not os.path.exists(os.path.join(folder, 'pending', 'privkey.pem'))
+    again = run_playbook(playbook('faults_batch.yml'), extra)
+    validated = (again.task('Validate') or {}).get('result') or {}
+    reliability.record(AREA, 'kill between installing and noting the order issued',
+                       'order.json still processing, the key already moved from pending/ into place',
+                       'the next run finishes the order with the installed key', 'finished' if again.rc == 0 else 'FAILED',
+                       message=validated.get('msg'))
+    again.assert_ok()
+    with open(order_path) as handle:
+        assert json.load(handle)['status'] == 'issued'
+    with open(os.path.join(folder, 'cert.pem')) as handle:
+        assert handle.read() == cert_before
+    check_issued(store_dir, 'installed', services.pebble.roots_pem())

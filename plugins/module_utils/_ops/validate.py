@@ -423,6 +423,12 @@ def install_issued(run, provider, order, name):
     chain = _crypto.load_certificates(issued['chain']) if issued.get('chain') else []
     key_pem = store.read_pending_key(name) or issued.get('key')
     if not key_pem and order.get('own_key'):
+        # A run stopped between moving the key into place and noting the order
+        # issued: the installed key is the order's when the certificate is for it.
+        installed = store.read(name, 'privkey')
+        if installed and _crypto.cert_matches_key(cert, _crypto.load_private_key(installed)):
+            key_pem = installed
+    if not key_pem and order.get('own_key'):
         raise CertflowError('the private key made for the order of %s is missing from %s; nothing was installed. '
                             'Start a new order with certflow.ssl.cert_request force: true' % (name, store.cert_dir(name)))
     if key_pem and not _crypto.cert_matches_key(cert, _crypto.load_private_key(key_pem)):
