@@ -40,7 +40,7 @@ class AcmeAccount:
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------ signed requests
-    def post(self, url, payload, accept=None):
+    def post(self, url, payload, accept=None, resend=True):
         """A POST signed with the account (kid); registers again, once, when the
         server no longer knows the account URL the store's cache gave."""
         reregistered = []
@@ -59,7 +59,7 @@ class AcmeAccount:
                 self.from_cache = False
                 self._register()
             return True
-        return self.client.post(url, payload, signer, accept=accept, on_problem=account_gone)
+        return self.client.post(url, payload, signer, accept=accept, on_problem=account_gone, resend=resend)
 
     def post_with_key(self, url, payload, key=None):
         """A POST signed with ``key`` (default: the account key) carrying its public key (jwk), not the account URL."""

@@ -215,13 +215,15 @@ class AcmeClient:
         return proxies
 
     # ------------------------------------------------------------ the retry loop
-    def _retrying(self, method, url, attempt, on_problem=None):
+    def _retrying(self, method, url, attempt, on_problem=None, resend=True):
         """``attempt()`` (one exchange) until an answer below 400, within the
         deadline: connection errors and timeouts a few times with back-off,
         badNonce of a signed request (the error answer brought a fresh nonce),
         503 and short rate limits as long as the server asks (Retry-After).
         ``on_problem(problem)`` may fix another problem and return True to try
-        again. Anything else is raised as a CertflowError naming the problem."""
+        again. Anything else is raised as a CertflowError naming the problem.
+        ``resend=False``: a connection error is raised at once, as the server may
+        have acted on the request already (an order that must not be made twice)."""
         delays = backoff(initial=0.5, factor=2.0, maximum=8.0)
         failures = busy = bad_nonces = 0
         while True:
@@ -229,7 +231,7 @@ class AcmeClient:
                 response = attempt()
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 failures += 1
-                if failures > CONNECTION_RETRIES or self.deadline.expired():
+                if failures > CONNECTION_RETRIES or self.deadline.expired() or not resend:
                     raise unreachable_error(url, exc, self.deadline)
                 self.log('ACME %s %s: %s; retrying' % (method, url, exc))
                 self._pause(next(delays))
@@ -336,10 +338,14 @@ class AcmeClient:
             raise CertflowError('%s is not an ACME directory (no newNonce/newAccount/newOrder URLs)' % url, url=url)
         return data
 
-    def post(self, url, payload, signer, accept=None, on_problem=None):
+    def get(self, url):
+        """An unsigned GET (ARI's renewalInfo) through the retry loop."""
+        return self._retrying('GET', url, lambda: self._request('GET', url))
+
+    def post(self, url, payload, signer, accept=None, on_problem=None, resend=True):
         """A JWS-signed POST (``payload=None``: POST-as-GET) through the retry loop.
         ``signer()`` gives ``(key, kid)`` for each attempt (kid None: the JWS carries
-        the public key); ``on_problem`` as in _retrying."""
+        the public key); ``on_problem`` and ``resend`` as in _retrying."""
         headers = {'Content-Type': 'application/jose+json'}
         if accept:
             headers['Accept'] = accept
@@ -353,4 +359,4 @@ class AcmeClient:
                 self._nonce_unused()
                 raise
             return self._request('POST', url, data=body, headers=headers, counted=True)
-        return self._retrying('POST', url, attempt, on_problem)
+        return self._retrying('POST', url, attempt, on_problem, resend=resend)

@@ -116,14 +116,23 @@ class AcmeOrders:
     def submit(self, order):
         """newOrder for an order kept locally (``quick_issue: false``); ACME orders
         cost nothing, so creating one is the submission."""
-        identifiers = order['identifiers']
-        validation = order['validation']
         url = self.client.directory()['newOrder']
-        response = self.account.post(url, {'identifiers': identifiers})
+        payload = {'identifiers': order['identifiers']}
+        replaces = order['provider_data'].get('replaces')     # ARI (RFC 9773): the certificate this order renews
+        if replaces:
+            payload['replaces'] = replaces
+        # A replacing order is never sent twice: a lost answer is looked for in the account's orders instead.
+        response = self.account.post(url, payload, resend=not replaces)
         order_url = response.headers.get('Location')
         if not order_url:
             raise CertflowError('ACME server sent no order URL (Location) from %s' % url, url=url)
-        data = json_object(response, url)
+        return self.adopt(order, order_url, json_object(response, url))
+
+    def adopt(self, order, order_url, data):
+        """``order`` (made here) as the CA's order ``order_url`` whose object is
+        ``data``: its URLs, challenges and status (after newOrder, or an order
+        found at the CA that a lost answer never told us about)."""
+        validation = order['validation']
         order['order_id'] = order_url
         order['provider_data'].update({'order_url': order_url, 'account_url': self.account.url})
         _remember(order, data)
