@@ -392,7 +392,10 @@ class Store:
 
     def save_renewal(self, name, data):
         self._ensure_cert_dir(name)
-        self._write(os.path.join(self.cert_dir(name), RENEWAL_FILE), json.dumps(data, indent=2, sort_keys=True) + '\n', FILE_MODE)
+        path = os.path.join(self.cert_dir(name), RENEWAL_FILE)
+        self._check_below_root(path)
+        # Atomic but not fsynced: a cache lost in a crash only means asking the CA again.
+        atomic_write(path, json.dumps(data, indent=2, sort_keys=True) + '\n', FILE_MODE, durable=False, sync_dir=False)
 
     def save_pending_key(self, name, key_pem):
         self._ensure_dir(os.path.dirname(self._pending_key_path(name)))

@@ -9,6 +9,7 @@ once, and without usable ARI the lifetime rule decides."""
 import datetime
 import json
 import os
+import re
 
 import pytest
 import requests
@@ -19,6 +20,7 @@ from tests.lib.fault_proxy import NEW_ORDER, Fault, FaultProxy
 from tests.lib.playbook import run_playbook
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
 CYCLE = os.path.join(HERE, 'playbooks', 'ari_cycle.yml')
 SINGLE = os.path.join(HERE, 'playbooks', 'single_task.yml')
 SIX_DAYS = 6 * 86400
@@ -257,3 +259,68 @@ def test_ninety_days_not_renewed_early_and_renew_before_days_still_works(service
     renewed = cycle(dict(values, renew_before_days=90)).assert_ok()
     assert requested(renewed)['action'] == 'renew' and requested(renewed)['renewal_source'] == 'renew_before_days'
     assert info(renewed)['serial'] != first['serial']
+
+
+def doc_block(path, marker):
+    with open(path, encoding='utf-8') as handle:
+        match = re.search(r'<!-- %s -->\n```yaml\n(.*?)```' % re.escape(marker), handle.read(), re.S)
+    assert match, '%s has no yaml block after <!-- %s -->' % (path, marker)
+    return match.group(1)
+
+
+def test_the_renewal_page_example_runs_against_pebble(services, store_dir, tmp_path):
+    example = tmp_path / 'ari_example.yml'
+    example.write_text(doc_block(os.path.join(ROOT, 'docs', 'workflow', '09-renew.md'), 'example: ari-renewal'))
+    env = {'CERTFLOW_ACME_CA_BUNDLE': services.pebble.ca_bundle, 'CERTFLOW_RFC2136_PORT': str(services.bind.port),
+           'CERTFLOW_DNS_NAMESERVERS': services.bind.nameserver}
+    extra = {'acme_directory': services.pebble.directory_url, 'zone': services.bind.zone, 'dns_server': '127.0.0.1',
+             'tsig_key_name': services.bind.tsig_name, 'tsig_secret': services.bind.tsig_secret, 'store_dir': store_dir}
+    first = run_playbook(str(example), extra, env=env).assert_ok()
+    due = first.task('When is it due, and who said so')['result']
+    assert due['renewal_source'] == 'ari' and due['renewal_window'] and due['needs_renewal'] is False
+    again = run_playbook(str(example), extra, env=env).assert_ok()
+    assert again.task('Keep it, or renew it inside the CA\'s window')['result']['certificates'][0]['action'] == 'none'
+    assert again.task('When is it due, and who said so')['result']['renewal_time'] == due['renewal_time']
+
+
+def test_the_report_shows_when_each_certificate_is_due(services, acme_vars, tmp_path):
+    values = _vars(acme_vars, services.pebble, 'reported')
+    cycle(values).assert_ok()
+    set_renewal_info(services.pebble, stored_cert(values), window_now('https://ca.example/why'))
+    retry_after_elapsed(values)
+    report_dir = tmp_path / 'report'
+    run_playbook(os.path.join(ROOT, 'playbooks', 'report.yml'), {
+        'certflow_report_hosts': 'nowhere', 'certflow_store_dir': values['store_dir'], 'certflow_report_dir': str(report_dir),
+        'certflow_report_check_revocation': 'none', 'certflow_acme': values['certflow_defaults']['acme']}).assert_ok()
+    with open(report_dir / 'certflow-report.json') as handle:
+        row = json.load(handle)['certificates'][0]
+    assert row['renewal_source'] == 'ari' and row['needs_renewal'] is True
+    assert row['explanation_url'] == 'https://ca.example/why' and parse(row['renewal_window']['end']) < datetime.datetime.now(UTC)
+    page = (report_dir / 'certflow-report.html').read_text()
+    assert 'data-source="ari"' in page and 'href="https://ca.example/why"' in page and 'data-state="due"' in page
+
+
+def test_already_replaced_is_ordered_again_without_replaces(services, acme_vars):
+    pebble = services.pebble
+    values = _vars(acme_vars, pebble, 'restored')
+    cycle(values).assert_ok()
+    folder = os.path.join(values['store_dir'], 'restored')
+    backup = {}
+    for entry in ('cert.pem', 'chain.pem', 'fullchain.pem', 'privkey.pem', 'order.json'):
+        with open(os.path.join(folder, entry)) as handle:
+            backup[entry] = handle.read()
+    set_renewal_info(pebble, backup['cert.pem'], window_now())
+    retry_after_elapsed(values)
+    cycle(values).assert_ok()
+    # A backup of the store brings the replaced certificate back; the CA still says "renew it now".
+    for entry, text in backup.items():
+        with open(os.path.join(folder, entry), 'w') as handle:
+            handle.write(text)
+    os.unlink(renewal_file(values))
+    before = replacements(pebble)
+    again = cycle(values).assert_ok()
+    entry = requested(again)
+    assert entry['action'] == 'renew'
+    assert any('replaced already' in w and 'alreadyReplaced' in w for w in entry.get('warnings', [])), entry
+    assert replacements(pebble) == before, 'the order that went through names no certificate it replaces'
+    assert info(again)['serial'] != _crypto.cert_summary(backup['cert.pem'])['serial']

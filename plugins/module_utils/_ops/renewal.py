@@ -18,6 +18,7 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.certflow.ssl.plugins.module_utils._ca import CA_PROVIDERS
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import CAProvider
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 
 # An answer the CA could not give (or gave broken) is not asked for again
@@ -47,8 +48,8 @@ def provider_for(run, options, order):
     ``options``; None when the options do not reach that CA (another CA or
     ACME directory, or no settings for it), so that no other CA is asked."""
     name = (order or {}).get('provider')
-    if not name or name not in CA_PROVIDERS.names():
-        return None
+    if not name or name not in CA_PROVIDERS.names() or CA_PROVIDERS.get(name).renewal_info is CAProvider.renewal_info:
+        return None     # a CA that gives no advice is not even set up
     try:
         provider = run.ca(dict(options, provider=name))
     except CertflowError:
