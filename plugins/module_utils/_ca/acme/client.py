@@ -6,6 +6,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import json
 import os
 import threading
 import time
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 
 try:
     import requests
+    import urllib3
     from requests.adapters import HTTPAdapter
 except ImportError:  # reported by the module wrapper (module_utils/_deps.py)
     pass
@@ -58,6 +60,7 @@ class _SharedState:
         self.asking = 0             # workers that decided to ask newNonce and have no answer yet
         self.directory = None
         self.directory_lock = threading.Lock()
+        self.plain_pools = {}       # verify setting -> urllib3 pool of the plain GETs (see AcmeClient.get)
 
 
 _SHARED_GUARD = threading.Lock()
@@ -83,6 +86,23 @@ def json_object(response, url):
     if not isinstance(data, dict):
         raise CertflowError('ACME server sent no JSON object from %s (HTTP %s)' % (url, response.status_code), url=url)
     return data
+
+
+class PlainAnswer:
+    """A urllib3 answer with what the retry loop and its callers read of a requests one."""
+
+    def __init__(self, raw):
+        self.status_code = raw.status
+        self.reason = raw.reason
+        self.headers = raw.headers          # case-insensitive, as requests' are
+        self.content = raw.data
+
+    @property
+    def text(self):
+        return self.content.decode('utf-8', 'replace')
+
+    def json(self):
+        return json.loads(self.content)     # ValueError when it is not JSON, as requests raises
 
 
 class AcmeClient:
@@ -339,8 +359,40 @@ class AcmeClient:
         return data
 
     def get(self, url):
-        """An unsigned GET (ARI's renewalInfo) through the retry loop."""
-        return self._retrying('GET', url, lambda: self._request('GET', url))
+        """An unsigned GET (ARI's renewalInfo) through the retry loop. Without a
+        proxy for ``url`` it goes to a keep-alive urllib3 pool the run's workers
+        share: cert_info over a store of a thousand certificates asks a thousand
+        of them, at half the CPU each that requests' machinery costs."""
+        if self._proxies_for(url):
+            return self._retrying('GET', url, lambda: self._request('GET', url))
+        return self._retrying('GET', url, lambda: self._plain_get(url))
+
+    def _plain_pool(self):
+        verify = self.verify
+        with _SHARED_GUARD:
+            pool = self._shared.plain_pools.get(verify)
+            if pool is None:
+                if verify is False:
+                    tls = {'cert_reqs': 'CERT_NONE'}
+                else:
+                    where = requests.utils.DEFAULT_CA_BUNDLE_PATH if verify is True else verify
+                    tls = {'cert_reqs': 'CERT_REQUIRED', ('ca_cert_dir' if os.path.isdir(where) else 'ca_certs'): where}
+                pool = self._shared.plain_pools[verify] = urllib3.PoolManager(num_pools=4, maxsize=POOL_SIZE, **tls)
+        return pool
+
+    def _plain_get(self, url):
+        connect, read = self._timeout(url)
+        with self._count_lock:
+            self.request_count += 1
+        try:
+            raw = self._plain_pool().request('GET', url, headers={'User-Agent': USER_AGENT}, retries=False, redirect=False,
+                                             timeout=urllib3.Timeout(connect=connect, read=read))
+        except urllib3.exceptions.SSLError as exc:
+            raise CertflowError('TLS connection to ACME server %s failed: %s (check acme.ca_bundle / acme.validate_certs)' % (url, exc),
+                                url=url)
+        except urllib3.exceptions.HTTPError as exc:
+            raise requests.exceptions.ConnectionError(exc)      # the retry loop's kind of connection error
+        return PlainAnswer(raw)
 
     def post(self, url, payload, signer, accept=None, on_problem=None, resend=True):
         """A JWS-signed POST (``payload=None``: POST-as-GET) through the retry loop.

@@ -135,16 +135,18 @@ class AcmeProvider(CAProvider):
         try:
             return self.submit(new_order)
         except CertflowError as exc:
-            if problem_type(exc) == ALREADY_REPLACED:
-                self.context.warn('the CA says certificate %s was replaced already (%s); ordering without replaces'
-                                  % (certid, exc.msg))
+            if exc.details.get('http_status') is not None:
+                # Refused, so no order was made: a renewal must not fail over a hint that RFC 9773 makes
+                # optional (Pebble, for one, cannot find a certificate whose serial needs a leading zero byte).
+                why = 'says certificate %s was replaced already' if problem_type(exc) == ALREADY_REPLACED \
+                    else 'refused an order that replaces certificate %s'
+                self.context.warn('the CA %s (%s); ordering without replaces' % (why % certid, exc.msg))
                 del new_order['provider_data']['replaces']
                 return self.submit(new_order)
-            if exc.details.get('http_status') is None:
-                # No answer: the CA may have made the order all the same.
-                resumed = self._resume_replacing(request, csr_pem, certid)
-                if resumed:
-                    return resumed
+            # No answer: the CA may have made the order all the same.
+            resumed = self._resume_replacing(request, csr_pem, certid)
+            if resumed:
+                return resumed
             raise
 
     def _resume_replacing(self, request, csr_pem, certid):
