@@ -28,6 +28,7 @@ from ansible_collections.certflow.ssl.plugins.module_utils._common import Certfl
 DEFAULT_RETRY_AFTER = 6 * 3600.0
 MIN_RETRY_AFTER = 60.0
 MAX_RETRY_AFTER = 86400.0
+RESUMABLE = ('pending', 'ready')
 MAX_LISTED_ORDERS = 1000        # orders looked at when searching the account's list for a replacement
 _RFC3339_RE = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)', re.IGNORECASE)
 _URL_RE = re.compile(r'https?://[^\s"<>\\]+\Z')
@@ -110,7 +111,7 @@ def fetch(client, certid):
 
 def find_replacing_order(account, certid):
     """The URL and object of an order of this account whose ``replaces`` is
-    ``certid`` and that is not invalid, or (None, None). A CA accepts one such
+    ``certid`` and that still waits for proofs or the CSR, or (None, None). A CA accepts one such
     order per certificate: an earlier run that sent it is resumed, not repeated."""
     account_url = account.ensure()
     data = json_object(account.post(account_url, None), account_url)
@@ -123,7 +124,8 @@ def find_replacing_order(account, certid):
             if not isinstance(order_url, str):
                 continue
             order = json_object(account.post(order_url, None), order_url)
-            if order.get('replaces') == certid and order.get('status') != 'invalid':
+            # Only one still waiting for us: a finalized one was made from a CSR (and key) that is gone.
+            if order.get('replaces') == certid and order.get('status') in RESUMABLE:
                 return order_url, order
         url = response.links.get('next', {}).get('url')
     return None, None
