@@ -44,6 +44,8 @@ import tempfile
 import threading
 import time
 
+import requests
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
@@ -73,6 +75,7 @@ TARGETS = {
     'scale_ratio': 1.5,
     'scale_rss_mb': 200.0,
     'rerun_task_s': 1.5,
+    'ari_task_s': 2.0,
     'info_task_s': 3.0,
 }
 
@@ -372,6 +375,50 @@ class Bench:
         return {'n': scale_result['n'], 'wall': measured.wall, 'cpu': measured.cpu, 'tasks': times,
                 'requests': pebble_requests(self.services.pebble) - before, 'rss_mb': measured.maxrss_mb}
 
+    def ari(self, count, renew_count):
+        """ARI at scale: ``count`` certificates issued by Pebble through the collection's batch
+        (the CA answers renewalInfo only for its own), then cert_info over them twice, cold
+        (the answers kept since issuance dropped, as once Retry-After is over: one GET each) and
+        within Retry-After (none); then ``renew_count`` of them made due by the CA
+        (set-renewal-info: the window now) and renewed by the same batch playbook."""
+        pebble = self.services.pebble
+        issued = self.measure(BASELINE, count)
+        extra = issued['extra_vars']
+        names = [entry['name'] for entry in extra['certificates']]
+        info_vars = {'store_dir': issued['store_dir'], 'acme_directory': self.directory,
+                     'acme_ca_bundle': pebble.ca_bundle, 'expected': count}
+        result = {'n': count, 'issue_wall': issued['wall']}
+        forget_renewal_info(issued['store_dir'], names)
+        for label in ('cold', 'cached'):
+            work = self.fresh_dir('ari-' + label)
+            before = log_count(pebble, 'renewalInfo')
+            measured, times = self._playbook('certflow_ari_info.yml', info_vars, work, COLLECTIONS_ROOT)
+            if measured.rc:
+                raise SystemExit('cert_info with ARI failed; output %s:\n%s' % (measured.output_path, measured.tail()))
+            result[label] = {'wall': measured.wall, 'cpu': measured.cpu, 'tasks': times,
+                             'gets': log_count(pebble, 'renewalInfo') - before}
+        if renew_count:
+            due = names[:renew_count]
+            for name in due:
+                with open(os.path.join(issued['store_dir'], name, 'cert.pem')) as handle:
+                    answer = json.dumps({'suggestedWindow': {'start': '2000-01-01T00:00:00Z', 'end': '2000-01-02T00:00:00Z'}})
+                    requests.post(pebble.management_url + '/set-renewal-info/', json={'Certificate': handle.read(), 'ARIResponse': answer},
+                                  verify=pebble.ca_bundle, timeout=10).raise_for_status()
+            forget_renewal_info(issued['store_dir'], due)
+            serials = {name: _serial(os.path.join(issued['store_dir'], name, 'cert.pem')) for name in due}
+            renew_vars = dict(extra, certificates=extra['certificates'][:renew_count], names=extra['names'][:renew_count])
+            work = self.fresh_dir('ari-renew')
+            before, replaced = pebble_requests(pebble), log_count(pebble, 'is a replacement of')
+            measured, times = self._playbook(issued['playbook'], renew_vars, work, COLLECTIONS_ROOT)
+            renewed = sum(1 for name in due if _serial(os.path.join(issued['store_dir'], name, 'cert.pem')) != serials[name])
+            if measured.rc or renewed != renew_count:
+                raise SystemExit('the ARI renewal run failed (%d of %d renewed); output %s:\n%s' % (
+                    renewed, renew_count, measured.output_path, measured.tail()))
+            result['renew'] = {'n': renew_count, 'wall': measured.wall, 'cpu': measured.cpu, 'tasks': times,
+                               'requests': pebble_requests(pebble) - before,
+                               'replaces': log_count(pebble, 'is a replacement of') - replaced}
+        return result
+
     def info(self, scale_result, count):
         """cert_info over a store of ``count`` certificates: the ones the scale run issued from
         Pebble, the rest issued by a local test CA into the same store layout."""
@@ -384,6 +431,20 @@ class Bench:
         return {'n': count, 'wall': measured.wall, 'cpu': measured.cpu, 'tasks': times, 'rss_mb': measured.maxrss_mb}
 
 
+def log_count(pebble, text):
+    with open(pebble.log_path, errors='replace') as handle:
+        return sum(1 for line in handle if text in line)
+
+
+def forget_renewal_info(store_dir, names):
+    """Drop the kept ARI answers, as once their Retry-After is over."""
+    for name in names:
+        try:
+            os.unlink(os.path.join(store_dir, name, 'renewal.json'))
+        except FileNotFoundError:
+            pass
+
+
 def _has_cert(path, domain):
     from cryptography import x509
     try:
@@ -393,6 +454,12 @@ def _has_cert(path, domain):
         return False
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
     return domain in names
+
+
+def _serial(path):
+    from cryptography import x509
+    with open(path, 'rb') as handle:
+        return x509.load_pem_x509_certificate(handle.read()).serial_number
 
 
 def fill_store(store_dir, count):
@@ -539,6 +606,17 @@ def render(args, table, extras, info, versions, started, finished, loads):
         seconds = cert_info['tasks'].get('Info')
         check('cert_info over a store of %d certificates' % cert_info['n'], '%.2f' % seconds, '< %g s' % TARGETS['info_task_s'],
               seconds < TARGETS['info_task_s'], ' s')
+    ari = extras.get('ari')
+    if ari:
+        for label, what in (('cold', 'one renewalInfo GET each'), ('cached', 'within Retry-After')):
+            seconds = ari[label]['tasks'].get('Info')
+            check('ARI check of %d stored certificates, %s (cert_info task)' % (ari['n'], what), '%.2f' % seconds,
+                  '< %g s' % TARGETS['ari_task_s'], seconds < TARGETS['ari_task_s'], ' s')
+        if ari.get('renew') and scale and base:
+            renew = ari['renew']
+            ratio = (renew['wall'] / renew['n']) / (base['wall'] / n)
+            check('wall per certificate, ARI renewal of %d due ÷ N=%d' % (renew['n'], n), '%.2f (%.3f s ÷ %.3f s)' % (
+                ratio, renew['wall'] / renew['n'], base['wall'] / n), '≤ %g' % TARGETS['scale_ratio'], ratio <= TARGETS['scale_ratio'])
     if checks:
         lines.append('| target | measured | goal | |')
         lines.append('|---|---:|---|---|')
@@ -555,6 +633,16 @@ def render(args, table, extras, info, versions, started, finished, loads):
     if cert_info:
         details.append('cert_info over %d: %.2f s wall for the playbook (%.2f s CPU), peak RSS %.0f MB; tasks: %s.' % (
             cert_info['n'], cert_info['wall'], cert_info['cpu'], cert_info['rss_mb'], _tasks(cert_info)))
+    if ari:
+        details.append('ARI over %d certificates issued by Pebble (issued in %.1f s): cert_info %.2f s wall for the playbook cold '
+                       '(%d renewalInfo GETs; tasks: %s), %.2f s within Retry-After (%d GETs; tasks: %s).' % (
+                           ari['n'], ari['issue_wall'], ari['cold']['wall'], ari['cold']['gets'], _tasks(ari['cold']),
+                           ari['cached']['wall'], ari['cached']['gets'], _tasks(ari['cached'])))
+        if ari.get('renew'):
+            renew = ari['renew']
+            details.append('Renewal of %d made due by the CA (set-renewal-info): %.1f s wall, %.1f s CPU, %.2f ACME requests/cert, '
+                           '%d orders with replaces; tasks: %s.' % (renew['n'], renew['wall'], renew['cpu'], renew['requests'] / renew['n'],
+                                                                   renew['replaces'], _tasks(renew)))
     for tool in list(args.tools) + ([FLOOR] if floor else []):
         runs = table[tool]['all']
         details.append('%s runs (wall s / CPU s / requests / connections): %s; tasks of the median run: %s.' % (
@@ -589,6 +677,8 @@ def main(argv=None):
     parser.add_argument('--concurrency', type=int, default=10, help='concurrency of the certflow.ssl tasks (default 10)')
     parser.add_argument('--scale-n', type=int, default=200, help='certificates of the scale run (0: skip it, the re-run and cert_info)')
     parser.add_argument('--info-n', type=int, default=1000, help='certificates in the store cert_info describes (default 1000)')
+    parser.add_argument('--ari-n', type=int, default=1000, help='certificates issued by Pebble whose ARI cert_info checks (0: skip)')
+    parser.add_argument('--ari-renew-n', type=int, default=500, help='of those, made due by the CA and renewed (default 500)')
     parser.add_argument('--update-doc', action='store_true', help='write the result into docs/performance.md')
     parser.add_argument('--keep', action='store_true', help='keep the work directory (logs, stores)')
     parser.add_argument('--strict', action='store_true', help='exit 1 when a target is not met')
@@ -621,6 +711,10 @@ def main(argv=None):
             log('re-run: %s' % _tasks(extras['rerun']))
             extras['info'] = bench.info(extras['scale'], max(args.info_n, args.scale_n))
             log('cert_info: %s' % _tasks(extras['info']))
+        if args.ari_n and BASELINE in args.tools:
+            extras['ari'] = bench.ari(args.ari_n, min(args.ari_renew_n, args.ari_n))
+            log('ARI: cold %s, cached %s, renewal %s' % (_tasks(extras['ari']['cold']), _tasks(extras['ari']['cached']),
+                                                        _tasks(extras['ari'].get('renew') or {})))
         loads.append('%.2f' % os.getloadavg()[0])
         text, all_met = render(args, table, extras, machine(), bench.versions, started, datetime.datetime.now(datetime.timezone.utc), loads)
     finally:

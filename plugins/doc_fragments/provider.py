@@ -62,6 +62,14 @@ options:
       preferred_chain:
         description: Common name of the top issuer of an alternate chain to prefer when the CA offers several.
         type: str
+      ari:
+        description:
+          - Ask the CA when to renew (ACME Renewal Information, RFC 9773) when its directory offers C(renewalInfo), and
+            name the certificate a renewal replaces. The answer is kept in the store until its C(Retry-After).
+          - When false, or when the CA offers no renewal information or a broken answer (a warning),
+            the lifetime rule C(renew_before_fraction) decides. Falls back to E(CERTFLOW_ACME_ARI).
+        type: bool
+        default: true
   aliyun:
     description: Settings of the Alibaba Cloud Certificate Management Service provider.
     type: dict

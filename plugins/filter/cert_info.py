@@ -13,11 +13,11 @@ from ansible_collections.certflow.ssl.plugins.module_utils._crypto import cert_s
 from ansible_collections.certflow.ssl.plugins.module_utils._deps import require_packages
 
 
-def cert_info(value, renew_before_days=30):
+def cert_info(value, renew_before_days=None):
     if not isinstance(value, (str, bytes)):
         raise AnsibleFilterError('cert_info expects PEM certificate text, got %s' % type(value).__name__)
     try:
-        renew_before_days = int(renew_before_days)
+        renew_before_days = None if renew_before_days is None else int(renew_before_days)
     except (TypeError, ValueError):
         raise AnsibleFilterError('cert_info: renew_before_days must be a number of days, got %r' % (renew_before_days,)) from None
     try:

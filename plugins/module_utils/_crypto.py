@@ -380,15 +380,31 @@ def _describe(cert):
     return "'%s'" % (subject or 'serial %s' % cert_serial_hex(cert))
 
 
-def cert_summary(cert, renew_before_days=30, now=None):
+DEFAULT_RENEW_BEFORE_FRACTION = 1.0 / 3
+
+
+def renewal_by_lifetime(not_before, not_after, renew_before_days=None, renew_before_fraction=None):
+    """(renewal_time, renewal_source) without the CA's advice: ``renew_before_days``
+    before expiry when set, else when ``renew_before_fraction`` of the lifetime
+    is left (a third by default), so that 6-day and 90-day certificates both renew in time."""
+    if renew_before_days is not None:
+        return not_after - datetime.timedelta(days=renew_before_days), 'renew_before_days'
+    fraction = DEFAULT_RENEW_BEFORE_FRACTION if renew_before_fraction is None else renew_before_fraction
+    return not_after - (not_after - not_before) * fraction, 'lifetime'
+
+
+def cert_summary(cert, renew_before_days=None, now=None, renew_before_fraction=None):
     """Facts about one certificate (the keys of the cert_info return value).
 
     ``days_remaining`` is floor((not_after - now) / 1 day), negative once expired;
-    ``needs_renewal`` is true when not_after - now <= renew_before_days days."""
+    ``needs_renewal`` is true from ``renewal_time`` on (see renewal_by_lifetime;
+    the CA's advice, when it gives any, is applied by _ops/renewal.py)."""
     cert = load_certificate(cert)
     now = _now_utc(now)
     not_after = cert.not_valid_after_utc
     remaining = not_after - now
+    renewal_time, renewal_source = renewal_by_lifetime(cert.not_valid_before_utc, not_after, renew_before_days,
+                                                       renew_before_fraction)
     san = _extension(cert, x509.SubjectAlternativeName)
     domains = [name.lower() for name in san.get_values_for_type(x509.DNSName)] if san else []
     ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] if san else []
@@ -413,7 +429,11 @@ def cert_summary(cert, renew_before_days=30, now=None):
         'not_after': _iso_utc(not_after),
         'days_remaining': remaining.days,
         'expired': remaining.total_seconds() < 0,
-        'needs_renewal': remaining <= datetime.timedelta(days=renew_before_days),
+        'needs_renewal': now >= renewal_time,
+        'renewal_time': _iso_utc(renewal_time),
+        'renewal_source': renewal_source,
+        'renewal_window': None,
+        'explanation_url': None,
         'domains': domains,
         'domains_unicode': [from_punycode(name) for name in domains],
         'ip_addresses': ips,

@@ -50,6 +50,7 @@ DIR_MODE = 0o700
 FILES = ('privkey', 'cert', 'chain', 'fullchain')
 LOCK_DIR = '.locks'
 PROOFS_FILE = 'proofs.json'
+RENEWAL_FILE = 'renewal.json'
 TEMP_PREFIX = '.tmp-'      # _common.atomic_write's temporary files
 _NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]{0,127}')
 _IP_NAME_RE = re.compile(r'[0-9a-f][0-9a-f.-]{0,44}')   # name_for_ip: hex digits, '.' (IPv4) and '-' (for ':')
@@ -409,6 +410,22 @@ class Store:
         else:
             self._unlink(path)
 
+    def load_renewal(self, name):
+        """The renewal advice kept for ``name`` (see _ops/renewal.py), or None
+        when there is none or it is damaged: it is only a cache of the CA's answer."""
+        try:
+            return self._load_json(os.path.join(self.cert_dir(name), RENEWAL_FILE), 'renewal file',
+                                   lambda data: None if isinstance(data, dict) else 'expected a JSON object')
+        except CertflowError:
+            return None
+
+    def save_renewal(self, name, data):
+        self._ensure_cert_dir(name)
+        path = os.path.join(self.cert_dir(name), RENEWAL_FILE)
+        self._check_below_root(path)
+        # Atomic but not fsynced: a cache lost in a crash only means asking the CA again.
+        atomic_write(path, json.dumps(data, indent=2, sort_keys=True) + '\n', FILE_MODE, durable=False, sync_dir=False)
+
     def save_pending_key(self, name, key_pem):
         self._ensure_dir(os.path.dirname(self._pending_key_path(name)))
         self._write(self._pending_key_path(name), key_pem, KEY_MODE)
@@ -532,4 +549,5 @@ class Store:
 _REMOVE_HINT = {
     'order file': 'to forget the order (cert_request then makes a new one)',
     'proofs file': 'once the TXT records and challenge files it lists are gone',
+    'renewal file': 'to ask the CA again',
 }

@@ -12,7 +12,8 @@ module: cert_info
 short_description: Describe a certificate (file, text, store or live endpoint) or every certificate in the store
 version_added: 0.1.0
 description:
-  - Reports subject, issuer, serial, fingerprints, validity, days remaining, whether it is due for renewal,
+  - Reports subject, issuer, serial, fingerprints, validity, days remaining, whether and when it is due for renewal
+    (for a certificate of the store from the CA's suggested window, ACME Renewal Information, when there is one),
     names (ASCII and Unicode), key type, whether the chain verifies, whether the key matches and, when asked,
     the revocation status by OCSP or CRL.
   - Give one of O(path), O(content), O(name) or O(host); with none of them every certificate of O(store_dir) is listed.
@@ -49,9 +50,14 @@ options:
     description: Private key file to compare with the certificate (O(path) and O(content) mode).
     type: path
   renew_before_days:
-    description: A certificate expiring within this many days is reported with RV(needs_renewal=true).
+    description:
+      - A certificate expiring within this many days is reported with RV(needs_renewal=true).
+      - When unset, the CA's suggested window decides for a certificate of the store (ACME Renewal Information,
+        asked with the O(acme) settings when they reach the CA that issued it, else as last kept), else O(renew_before_fraction).
     type: int
-    default: 30
+  renew_before_fraction:
+    description: Without the CA's advice, report RV(needs_renewal=true) once less than this share of the lifetime is left (default one third).
+    type: float
   check_revocation:
     description: Look up revocation by V(ocsp) or V(crl), or not at all (V(none)).
     type: str
@@ -127,9 +133,34 @@ days_remaining:
   returned: when one certificate is described
   type: int
 needs_renewal:
-  description: Whether it expires within O(renew_before_days).
+  description: Whether it is due for renewal, that is RV(renewal_time) has come.
   returned: when one certificate is described
   type: bool
+renewal_time:
+  description:
+    - When it is due (ISO 8601 UTC) - a random moment of the CA's RV(renewal_window), kept in the store so that it
+      stays the same between runs; else when O(renew_before_fraction) of the lifetime is left, or O(renew_before_days) before expiry.
+  returned: when one certificate is described
+  type: str
+renewal_source:
+  description: What set RV(renewal_time) - V(ari), V(lifetime) or V(renew_before_days).
+  returned: when one certificate is described
+  type: str
+renewal_window:
+  description: The CA's suggested renewal window (ACME Renewal Information), or null without one.
+  returned: when one certificate is described
+  type: dict
+  contains:
+    start:
+      description: Start of the window (ISO 8601 UTC).
+      type: str
+    end:
+      description: End of the window (ISO 8601 UTC); in the past when the CA asks to renew at once (a revoked certificate).
+      type: str
+explanation_url:
+  description: Where the CA explains its window (for example after an incident), or null.
+  returned: when one certificate is described
+  type: str
 domains:
   description: DNS names (ASCII).
   returned: when one certificate is described
@@ -208,7 +239,8 @@ def main():
         port=dict(type='int', default=443),
         server_name=dict(type='str'),
         private_key_src=dict(type='path', no_log=False),
-        renew_before_days=dict(type='int', default=30),
+        renew_before_days=dict(type='int'),
+        renew_before_fraction=dict(type='float'),
         check_revocation=dict(type='str', choices=['none', 'ocsp', 'crl'], default='none'),
         ca_bundle=dict(type='path'),
     )

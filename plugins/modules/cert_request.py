@@ -14,9 +14,10 @@ version_added: 0.1.0
 description:
   - Makes a private key and CSR (or takes yours), creates the order at the CA and returns what the CA
     needs to see to validate each name (a TXT record or a file).
-  - Idempotent; a certificate that is current and not inside O(renew_before_days) of its expiry is left alone,
+  - Idempotent; a certificate that is current and not due for renewal is left alone,
     and an order that is still pending is resumed rather than created twice.
-  - Renews a certificate inside O(renew_before_days); the current files are only replaced once the
+  - Renews a certificate when it is due (the CA's suggested window, else O(renew_before_fraction) of its lifetime,
+    or O(renew_before_days) when set); the current files are only replaced once the
     new certificate is issued (see M(certflow.ssl.cert_validate)).
   - Unicode (internationalized) domain names are converted to Punycode (UTS 46) and returned both ways.
 author: certflow.ssl contributors (@certflow-ssl)
@@ -134,9 +135,17 @@ options:
     type: bool
     default: true
   renew_before_days:
-    description: Renew a certificate when it expires within this many days.
+    description:
+      - Renew a certificate when it expires within this many days.
+      - When unset, the CA's suggested window decides (ACME Renewal Information, see O(acme.ari)), else
+        O(renew_before_fraction).
     type: int
-    default: 30
+  renew_before_fraction:
+    description:
+      - Without the CA's advice (and without O(renew_before_days)), renew when less than this share of the
+        certificate's lifetime is left, so 6-day and 90-day certificates both renew in time.
+      - Between 0 and 1; when unset one third (about 2 days of a 6-day certificate, 30 of a 90-day one).
+    type: float
   force:
     description: Start a new order even if the current certificate is valid or an order is pending.
     type: bool
@@ -305,6 +314,20 @@ certificates:
     serial:
       description: Serial number of the current certificate (hex).
       type: str
+    renewal_time:
+      description: When the current certificate is due for renewal (ISO 8601 UTC), when there is one.
+      type: str
+    renewal_source:
+      description:
+        - What set RV(certificates[].renewal_time) - V(ari) (the CA's suggested window), V(lifetime)
+          (O(renew_before_fraction)) or V(renew_before_days).
+      type: str
+    renewal_window:
+      description: The CA's suggested renewal window C({start, end}) (ISO 8601 UTC), or null without one.
+      type: dict
+    explanation_url:
+      description: Where the CA explains its suggested window (for example after an incident), or null.
+      type: str
     paths:
       description: Where the files are (or will be) in the store.
       type: dict
@@ -360,7 +383,8 @@ CERTIFICATE_OPTIONS = dict(
     company=dict(type='dict', options=dict(name=dict(type='str'), department=dict(type='str'), country=dict(type='str'),
                                            state=dict(type='str'), city=dict(type='str'), address=dict(type='str'))),
     quick_issue=dict(type='bool', default=True),
-    renew_before_days=dict(type='int', default=30),
+    renew_before_days=dict(type='int'),
+    renew_before_fraction=dict(type='float'),
     force=dict(type='bool', default=False),
 )
 

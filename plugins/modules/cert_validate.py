@@ -214,6 +214,18 @@ certificates:
     serial:
       description: Serial number of the installed certificate (hex).
       type: str
+    renewal_time:
+      description: When the installed certificate is due for renewal (ISO 8601 UTC); see M(certflow.ssl.cert_info).
+      type: str
+    renewal_source:
+      description: What set RV(certificates[].renewal_time) - V(ari), V(lifetime) or V(renew_before_days).
+      type: str
+    renewal_window:
+      description: The CA's suggested renewal window C({start, end}), asked right after issuance, or null.
+      type: dict
+    explanation_url:
+      description: Where the CA explains its window, or null.
+      type: str
     paths:
       description: Paths of privkey, cert, chain and fullchain in the store.
       type: dict

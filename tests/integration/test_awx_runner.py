@@ -50,7 +50,7 @@ CREDENTIAL_TYPE_FILES = ('credential_type_acme.yml', 'credential_type_rfc2136.ym
 # Environment variables the modules read that no credential sets, on purpose: a path inside the
 # execution environment (CERTFLOW_ACME_ACCOUNT_KEY_SRC: the credential passes the key itself),
 # and two settings that are not credentials (the roles take them as variables).
-NOT_FROM_CREDENTIALS = {'CERTFLOW_ACME_ACCOUNT_KEY_SRC', 'CERTFLOW_DNS_NAMESERVERS', 'CERTFLOW_STORE_DIR'}
+NOT_FROM_CREDENTIALS = {'CERTFLOW_ACME_ACCOUNT_KEY_SRC', 'CERTFLOW_ACME_ARI', 'CERTFLOW_DNS_NAMESERVERS', 'CERTFLOW_STORE_DIR'}
 # What AWX accepts in a custom credential type (awx/main/fields.py: CredentialTypeInputField,
 # CredentialTypeInjectorField).
 FIELD_ID = re.compile(r'^[a-zA-Z_]+[a-zA-Z0-9_]*$')

@@ -27,6 +27,7 @@ ENV_FALLBACKS = {
     'CERTFLOW_ACME_EAB_KID': 'acme.eab_kid',
     'CERTFLOW_ACME_EAB_HMAC_KEY': 'acme.eab_hmac_key',
     'CERTFLOW_ACME_CA_BUNDLE': 'acme.ca_bundle',
+    'CERTFLOW_ACME_ARI': 'acme.ari',
     'ALIBABA_CLOUD_ACCESS_KEY_ID': 'aliyun.access_key_id',
     'ALIBABA_CLOUD_ACCESS_KEY_SECRET': 'aliyun.access_key_secret',
     'ALIBABA_CLOUD_SECURITY_TOKEN': 'aliyun.security_token',

@@ -34,7 +34,7 @@ def test_defaults_and_request_options():
     assert request.ip_addresses == ['2001:db8::1']
     assert (request.key_type, request.product, request.contact, request.company) == ('ec256', None, {}, {})
     assert (request.submit, request.renew_before_days, request.force, request.reuse_key) == (False, 0, True, True)
-    assert CertificateRequest({'domains': ['a.example']}).renew_before_days == 30
+    assert CertificateRequest({'domains': ['a.example']}).renew_before_days is None      # the CA's window, else the lifetime
     assert CertificateRequest({'domains': ['a.example']}).validation == 'dns'
     assert request.has_identifiers([{'type': 'ip', 'value': '2001:db8::1'}, {'type': 'dns', 'value': 'a.example'}])
     assert not request.has_identifiers([{'type': 'dns', 'value': 'a.example'}])

@@ -90,8 +90,9 @@ class CertificateRequest:
         self.product = options.get('product')
         self.contact = options.get('contact') or {}
         self.company = options.get('company') or {}
-        renew_before_days = options.get('renew_before_days')
-        self.renew_before_days = 30 if renew_before_days is None else renew_before_days
+        # None: the CA's advice (ARI) decides, else the lifetime fraction (see _ops/renewal.py)
+        self.renew_before_days = options.get('renew_before_days')
+        self.renew_before_fraction = renew_before_fraction(options)
         self.force = bool(options.get('force'))
         self.submit = options.get('quick_issue', True) is not False     # quick_issue: false keeps a new order with us
         self.reuse_key = bool(options.get('reuse_key'))
@@ -134,6 +135,14 @@ def _profile_of(value):
     if not isinstance(value, str) or not _PROFILE_RE.fullmatch(value):
         raise CertflowError('profile %r is not a profile name (1-128 printable characters, no spaces)' % (value,))
     return value
+
+
+def renew_before_fraction(options):
+    """The ``renew_before_fraction`` option checked (0 < x < 1), or None when unset."""
+    fraction = options.get('renew_before_fraction')
+    if fraction is not None and not 0 < fraction < 1:
+        raise CertflowError('renew_before_fraction must be between 0 and 1 (a share of the lifetime), not %r' % (fraction,))
+    return fraction
 
 
 def _read_option(options, content_option, path_option, what):

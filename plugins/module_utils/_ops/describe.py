@@ -15,13 +15,13 @@ from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._ops import revocation_check as _revocation
 
 
-def describe(pem, renew_before_days=30, key_pem=None, roots_pem=None, check_revocation='none', ca_bundle=None,
-             revocation_lookup=None):
+def describe(pem, renew_before_days=None, key_pem=None, roots_pem=None, check_revocation='none', ca_bundle=None,
+             revocation_lookup=None, renew_before_fraction=None):
     """Summary of the first certificate of ``pem``, its chain (the rest of
     ``pem``) checked, the key compared and revocation looked up when asked."""
     certs = _crypto.load_certificates(pem)
     leaf, chain = certs[0], certs[1:]
-    info = _crypto.cert_summary(leaf, renew_before_days=renew_before_days)
+    info = _crypto.cert_summary(leaf, renew_before_days=renew_before_days, renew_before_fraction=renew_before_fraction)
     roots = _crypto.load_certificates(roots_pem) if roots_pem else None
     ok, reason = _crypto.verify_chain(leaf, chain, roots=roots)
     info['chain_valid'] = ok

@@ -10,6 +10,8 @@ __metaclass__ = type
 from ansible_collections.certflow.ssl.plugins.module_utils._ca import CA_PROVIDERS
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, read_file
 from ansible_collections.certflow.ssl.plugins.module_utils._ops import describe as _inspect
+from ansible_collections.certflow.ssl.plugins.module_utils._ops import renewal as _renewal
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.certificate_request import renew_before_fraction
 from ansible_collections.certflow.ssl.plugins.module_utils._run import Run
 
 
@@ -22,11 +24,16 @@ def _revocation_lookup(run, order_provider):
     return None
 
 
+def _renewal_item(run, name, described, order):
+    """What _renewal.advise_all takes for one certificate of the store."""
+    return (name, described, run.store.read(name, 'cert'), order)
+
+
 def info(params):
     run = Run(params)
     try:
         common = dict(renew_before_days=params['renew_before_days'], check_revocation=params['check_revocation'],
-                      ca_bundle=params.get('ca_bundle'))
+                      ca_bundle=params.get('ca_bundle'), renew_before_fraction=renew_before_fraction(params))
         roots = read_file(params['ca_bundle'], 'CA bundle') if params.get('ca_bundle') else None
         key_pem = read_file(params['private_key_src'], 'private key') if params.get('private_key_src') else None
         if params.get('path') or params.get('content'):
@@ -37,6 +44,7 @@ def info(params):
             order = run.store.load_order(params['name']) or {}
             lookup = _revocation_lookup(run, order.get('provider')) if params['check_revocation'] == 'crl' else None
             result = _inspect.from_store(run.store, params['name'], roots_pem=roots, revocation_lookup=lookup, **common)
+            result = _renewal.advise_all(run, [_renewal_item(run, params['name'], result, order)], params)[0]
         elif params.get('host'):
             pem, protocol = _inspect.fetch_endpoint(params['host'], params['port'], params.get('server_name'))
             result = _inspect.describe(pem, **common)
@@ -53,10 +61,13 @@ def info(params):
                     lookup = None
                     if params['check_revocation'] == 'crl':
                         lookup = _revocation_lookup(run, (run.store.load_order(name) or {}).get('provider'))
-                    certificates.append(_inspect.from_store(run.store, name, roots_pem=roots, revocation_lookup=lookup, **common))
+                    described = _inspect.from_store(run.store, name, roots_pem=roots, revocation_lookup=lookup, **common)
+                    certificates.append(_renewal_item(run, name, described, run.store.load_order(name)))
                 except CertflowError as exc:
                     run.warn('%s left out of the report: %s' % (name, exc.msg))
                     unreadable.append({'name': name, 'error': exc.msg})
+            # The CA's advice for all of them at once: one renewalInfo GET each, concurrently, none within Retry-After.
+            certificates = _renewal.advise_all(run, certificates, params)
             return {'changed': False, 'certificates': certificates, 'unreadable': unreadable, 'store_dir': run.store.root}
         result['changed'] = False
         return result

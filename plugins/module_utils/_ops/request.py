@@ -9,6 +9,7 @@ __metaclass__ = type
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
+from ansible_collections.certflow.ssl.plugins.module_utils._ops import renewal as _renewal
 from ansible_collections.certflow.ssl.plugins.module_utils._ops.results import certificate_entry, current_certificate
 from ansible_collections.certflow.ssl.plugins.module_utils._ops.validate import install_issued
 
@@ -75,9 +76,14 @@ def _request(run, request):
     store = run.store
     name = request.name
     force = request.force
-    summary = current_certificate(store, name, request.renew_before_days)
+    summary = current_certificate(store, name, request.renew_before_days, request.renew_before_fraction)
     order = store.load_order(name)
     entry = request.entry_fields()
+    if summary and not force:
+        summary = _renewal.advise(store, name, summary, store.read(name, 'cert'),
+                                  _renewal.provider_for(run, request.options, order),
+                                  renew_before_days=request.renew_before_days, save=not run.check_mode, warn=run.warn,
+                                  revoked=(order or {}).get('status') == 'revoked')
 
     if not force and summary and _covers(summary, request, order) and not summary['needs_renewal'] \
             and (order or {}).get('status') != 'revoked':
@@ -122,6 +128,12 @@ def _request(run, request):
             return certificate_entry(entry, store, found['status'], found, summary, changed=False, action='resumed')
 
     renewing = summary is not None and order is not None and order.get('status') == 'issued'
+    if renewing and not force and summary['renewal_source'] == 'ari' and summary['needs_renewal']:
+        why = 'the CA suggests renewing between %s and %s' % (summary['renewal_window']['start'], summary['renewal_window']['end'])
+        if summary['explanation_url']:
+            run.warn('%s; it explains why at %s' % (why, summary['explanation_url']))
+        else:
+            run.log(why)
     if run.check_mode:
         status = 'pending_validation' if submit else 'created'
         return certificate_entry(entry, store, status, None, summary, changed=True, action='renew' if renewing else 'create')

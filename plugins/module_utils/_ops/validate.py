@@ -16,6 +16,7 @@ from ansible_collections.certflow.ssl.plugins.module_utils._common import Certfl
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._dns import DNS_PROVIDERS
 from ansible_collections.certflow.ssl.plugins.module_utils._dns.base import RecordTracker
+from ansible_collections.certflow.ssl.plugins.module_utils._ops import renewal as _renewal
 from ansible_collections.certflow.ssl.plugins.module_utils._ops.results import certificate_entry, current_certificate
 from ansible_collections.certflow.ssl.plugins.module_utils._proofs import webroot as _webroot
 
@@ -443,4 +444,5 @@ def install_issued(run, provider, order, name):
         raise CertflowError('the chain the CA returned for %s does not verify (%s); nothing was installed' % (name, reason))
     store.install(name, cert=issued['cert'], chain=issued.get('chain') or '', fullchain=issued.get('fullchain') or issued['cert'],
                   key=key_pem)
-    return summary
+    # RFC 9773 asks for the renewal information right after issuance; kept, it spares the next runs the question.
+    return _renewal.advise(store, name, summary, issued['cert'], provider, warn=run.warn)

@@ -324,6 +324,10 @@ class AcmeClient:
             raise CertflowError('%s is not an ACME directory (no newNonce/newAccount/newOrder URLs)' % url, url=url)
         return data
 
+    def get(self, url):
+        """An unsigned GET (ARI's renewalInfo) through the retry loop, on the pools the run's workers share."""
+        return self._retrying('GET', url, lambda: self._request('GET', url))
+
     def post(self, url, payload, signer, accept=None, on_problem=None, on_lost=None):
         """A JWS-signed POST (``payload=None``: POST-as-GET) through the retry loop.
         ``signer()`` gives ``(key, kid)`` for each attempt (kid None: the JWS carries

@@ -36,6 +36,7 @@ PEM_CHAIN = 'application/pem-certificate-chain'
 # lost one is minutes old at most; an account of a big store has thousands).
 ORDER_LIST_PAGES = 20
 ORDERS_LOOKED_AT = 50
+NOT_LISTED = object()         # find_listed_order: the CA keeps no list of the account's orders
 _URL_RE = re.compile(r'https?://[\x21-\x7e]{1,2000}')
 
 
@@ -136,8 +137,14 @@ class AcmeOrders:
     def submit(self, order):
         """newOrder for an order kept locally (``quick_issue: false``); ACME orders
         cost nothing, so creating one is the submission."""
-        validation = order['validation']
         order_url, data = self._new_order(order)
+        return self.adopt(order, order_url, data)
+
+    def adopt(self, order, order_url, data):
+        """``order`` (made here) as the CA's order ``order_url`` whose object is
+        ``data``: its URLs, challenges and status (after newOrder, or an order
+        found at the CA that a lost answer or a stopped run never told us about)."""
+        validation = order['validation']
         order['order_id'] = order_url
         order['provider_data'].update({'order_url': order_url, 'account_url': self.account.url})
         _remember(order, data)
@@ -158,6 +165,9 @@ class AcmeOrders:
         payload = {'identifiers': order['identifiers']}
         if order.get('profile'):
             payload['profile'] = order['profile']
+        replaces = order['provider_data'].get('replaces')     # ARI (RFC 9773): the certificate this order renews
+        if replaces:
+            payload['replaces'] = replaces
         found = []
 
         def answer_lost():
@@ -181,26 +191,39 @@ class AcmeOrders:
         """(URL, object) of a pending or ready order of this account for exactly the
         order's identifiers (and profile, when it asks for one), the newest one
         when there are several; None when there is none or the CA lists no orders."""
-        account, _response = self._get_resource(self.account.ensure())
-        list_url = account.get('orders')
-        if not isinstance(list_url, str) or not _URL_RE.fullmatch(list_url):
+        wanted = sorted((i['type'], i['value']) for i in order['identifiers'])
+
+        def same(data):
+            identifiers = sorted((i.get('type'), i.get('value')) for i in data.get('identifiers') or [] if isinstance(i, dict))
+            return identifiers == wanted and (not order.get('profile') or data.get('profile') == order['profile'])
+        listed = self.find_listed_order(same)
+        if listed is NOT_LISTED:
             self.client.warn('the answer to newOrder was lost and the ACME server lists no orders of the account; '
                              'asking again may leave the first order pending at the CA until it expires')
             return None
+        return listed
+
+    def find_listed_order(self, matches):
+        """(URL, object) of the newest of the account's orders that still wait for
+        proofs or the CSR (pending, ready) and ``matches(object)``; None when there is
+        none, NOT_LISTED when the CA lists no orders. Reads the account's order list
+        (RFC 8555 7.1.2.1, pages followed up to ORDER_LIST_PAGES) and the last
+        ORDERS_LOOKED_AT orders in it. Only an order still waiting is worth finding:
+        a finalized one was made from a CSR (and key) that is gone."""
+        account, _response = self._get_resource(self.account.ensure())
+        list_url = account.get('orders')
+        if not isinstance(list_url, str) or not _URL_RE.fullmatch(list_url):
+            return NOT_LISTED
         urls, page_url, pages = [], list_url, 0
         while page_url and pages < ORDER_LIST_PAGES:
             page, response = self._get_resource(page_url)
             urls.extend(u for u in page.get('orders') or [] if isinstance(u, str) and _URL_RE.fullmatch(u))
             pages += 1
             page_url = next(iter(_links(response, 'next')), None)
-        wanted = sorted((i['type'], i['value']) for i in order['identifiers'])
         best = None
         for order_url in urls[-ORDERS_LOOKED_AT:]:
             data, _response = self._get_resource(order_url)
-            identifiers = sorted((i.get('type'), i.get('value')) for i in data.get('identifiers') or [] if isinstance(i, dict))
-            if data.get('status') not in ('pending', 'ready') or identifiers != wanted:
-                continue
-            if order.get('profile') and data.get('profile') != order['profile']:
+            if data.get('status') not in ('pending', 'ready') or not matches(data):
                 continue
             if best is None or str(data.get('expires') or '') > str(best[1].get('expires') or ''):
                 best = (order_url, data)

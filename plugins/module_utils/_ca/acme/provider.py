@@ -7,10 +7,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import renewal_info as _ari
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import revoke as _revoke
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.account import AcmeAccount
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.client import AcmeClient
-from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.orders import CHALLENGE_TYPES, AcmeOrders
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.errors import ALREADY_REPLACED, problem_type
+from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.orders import CHALLENGE_TYPES, NOT_LISTED, AcmeOrders
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import CAProvider, ProviderContext
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
 
@@ -30,6 +32,7 @@ class AcmeProvider(CAProvider):
         ca_bundle=dict(type='path', fallback=CAProvider.env('CERTFLOW_ACME_CA_BUNDLE')),
         validate_certs=dict(type='bool', default=True),
         preferred_chain=dict(type='str'),
+        ari=dict(type='bool', default=True, fallback=CAProvider.env('CERTFLOW_ACME_ARI')),
     )
 
     PROFILES = True
@@ -111,6 +114,65 @@ class AcmeProvider(CAProvider):
 
     def cancel(self, order):
         return self.orders.cancel(order)
+
+    # ---------------------------------------------------------------- ARI (RFC 9773)
+    def _ari_cert_id(self, cert_pem):
+        """The CertID to ask about or replace, or None when ARI is off or the CA offers none."""
+        if self.settings.get('ari') is False or not isinstance(self.client.directory().get('renewalInfo'), str):
+            return None
+        return _ari.cert_id(cert_pem)
+
+    def renewal_info(self, cert_pem):
+        if self.settings.get('ari') is False:
+            return None
+        certid = _ari.cert_id(cert_pem)
+        if certid is None:
+            if not isinstance(self.client.directory().get('renewalInfo'), str):
+                return None
+            raise CertflowError('the certificate has no Authority Key Identifier to ask the CA about')
+        return _ari.fetch(self.client, certid)
+
+    def renew(self, order, request, csr_pem, submit=True):
+        cert_pem = self.context.store.read(request.name, 'cert') if self.context.store else None
+        certid = self._ari_cert_id(cert_pem) if cert_pem and submit else None
+        if certid is None:
+            return self.create_order(request, csr_pem, submit=submit)
+        provider_data = order.get('provider_data') or {}
+        if provider_data.get('replacing') == certid:
+            # A run that sent this replacing order died before keeping its answer.
+            resumed = self._resume_replacing(request, csr_pem, certid)
+            if resumed:
+                return resumed
+        # Noted before the CA hears of it, so that a run that dies on the way resumes that order.
+        self.context.store.save_order(request.name, dict(order, provider_data=dict(provider_data, replacing=certid)))
+        new_order = self.create_order(request, csr_pem, submit=False)
+        new_order['provider_data']['replaces'] = certid
+        try:
+            return self.submit(new_order)
+        except CertflowError as exc:
+            if exc.details.get('http_status') is not None:
+                # Refused, so no order was made: a renewal must not fail over a hint that RFC 9773 makes
+                # optional (Pebble, for one, cannot find a certificate whose serial needs a leading zero byte).
+                why = 'says certificate %s was replaced already' if problem_type(exc) == ALREADY_REPLACED \
+                    else 'refused an order that replaces certificate %s'
+                self.context.warn('the CA %s (%s); ordering without replaces' % (why % certid, exc.msg))
+                del new_order['provider_data']['replaces']
+                return self.submit(new_order)
+            # No answer: the CA may have made the order all the same.
+            resumed = self._resume_replacing(request, csr_pem, certid)
+            if resumed:
+                return resumed
+            raise
+
+    def _resume_replacing(self, request, csr_pem, certid):
+        listed = self.orders.find_listed_order(lambda data: data.get('replaces') == certid)
+        if listed in (None, NOT_LISTED):
+            return None
+        order_url, data = listed
+        self.context.log('resuming order %s, which already replaces certificate %s' % (order_url, certid))
+        new_order = self.create_order(request, csr_pem, submit=False)
+        new_order['provider_data']['replaces'] = certid
+        return self.orders.adopt(new_order, order_url, data)
 
     def revoke(self, cert_pem, reason='unspecified', key_pem=None, order=None):
         return _revoke.revoke(self.account, cert_pem, reason=reason, key_pem=key_pem)
