@@ -71,7 +71,8 @@ TARGETS = {
     'vs_certbot': 10.0,
     'vs_raw_floor': 1.5,
     'rss_mb': 150.0,
-    'requests_per_cert': 8.0,
+    # 7 for the order itself, and the renewalInfo GET that RFC 9773 (4.3) asks for right after issuance.
+    'requests_per_cert': 9.0,
     'scale_ratio': 1.5,
     'scale_rss_mb': 200.0,
     'rerun_task_s': 1.5,
