@@ -641,9 +641,9 @@ def render(args, table, extras, info, versions, started, finished, loads):
                            ari['cached']['wall'], ari['cached']['gets'], _tasks(ari['cached'])))
         if ari.get('renew'):
             renew = ari['renew']
+            numbers = (renew['n'], renew['wall'], renew['cpu'], renew['requests'] / renew['n'], renew['replaces'], _tasks(renew))
             details.append('Renewal of %d made due by the CA (set-renewal-info): %.1f s wall, %.1f s CPU, %.2f ACME requests/cert, '
-                           '%d orders with replaces; tasks: %s.' % (renew['n'], renew['wall'], renew['cpu'], renew['requests'] / renew['n'],
-                                                                   renew['replaces'], _tasks(renew)))
+                           '%d orders with replaces; tasks: %s.' % numbers)
     for tool in list(args.tools) + ([FLOOR] if floor else []):
         runs = table[tool]['all']
         details.append('%s runs (wall s / CPU s / requests / connections): %s; tasks of the median run: %s.' % (
@@ -714,8 +714,8 @@ def main(argv=None):
             log('cert_info: %s' % _tasks(extras['info']))
         if args.ari_n and BASELINE in args.tools:
             extras['ari'] = bench.ari(args.ari_n, min(args.ari_renew_n, args.ari_n))
-            log('ARI: cold %s, cached %s, renewal %s' % (_tasks(extras['ari']['cold']), _tasks(extras['ari']['cached']),
-                                                        _tasks(extras['ari'].get('renew') or {})))
+            ari = extras['ari']
+            log('ARI: cold %s, cached %s, renewal %s' % (_tasks(ari['cold']), _tasks(ari['cached']), _tasks(ari.get('renew') or {})))
         loads.append('%.2f' % os.getloadavg()[0])
         text, all_met = render(args, table, extras, machine(), bench.versions, started, datetime.datetime.now(datetime.timezone.utc), loads)
     finally:

@@ -142,7 +142,7 @@ class Pools:
         if timeout is not None:
             timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
         try:
-            response = self._manager(url).urlopen(method, url, body=body, headers=sent, retries=False, redirect=False,
+            response = self._manager(url).request(method, url, body=body, headers=sent, retries=False, redirect=False,
                                                   timeout=timeout, preload_content=True)
         except urllib3_errors.SSLError as exc:
             raise TransportError(exc, tls=True)

@@ -196,8 +196,8 @@ def test_a_revoked_certificate_is_renewed_at_once(services, acme_vars):
     values = _vars(acme_vars, services.pebble, 'arirevoked')
     issued = info(cycle(values).assert_ok())
     assert issued['needs_renewal'] is False and issued['renewal_source'] == 'ari'
-    run_playbook(SINGLE, dict(values, module='cert_revoke', module_args={'name': 'arirevoked', 'reason': 'key_compromise',
-                                                                                   'confirm': True})).assert_ok()
+    revoke_args = {'name': 'arirevoked', 'reason': 'key_compromise', 'confirm': True}
+    run_playbook(SINGLE, dict(values, module='cert_revoke', module_args=revoke_args)).assert_ok()
     described = run_playbook(SINGLE, dict(values, module='cert_info', module_args={'name': 'arirevoked'})).assert_ok()
     now_says = described.task('Info')['result']
     assert now_says['renewal_source'] == 'ari', 'the CA is asked again once the certificate is revoked'

@@ -172,13 +172,18 @@ def test_csr_has_the_addresses_in_the_san_and_never_in_the_cn():
 
 # -------------------------------------------------------------- the lost newOrder answer
 
+def _listing(urls, headers):
+    """A handler answering one page of the order list."""
+    return lambda r, p, b: (200, headers, {'orders': [BASE + u for u in urls]})
+
+
 def _orders(fake, pages):
     """The account's order list in ``pages`` (lists of order paths) linked by rel="next", and each order."""
     fake.handlers['/acct/1'] = lambda r, p, b: (200, {}, {'status': 'valid', 'orders': BASE + '/orders/1'})
     for index, page in enumerate(pages):
         headers = {'Link': '<%s/orders/1/page/%d>;rel="next"' % (BASE, index + 2)} if index + 1 < len(pages) else {}
         path = '/orders/1' if index == 0 else '/orders/1/page/%d' % (index + 1)
-        fake.handlers[path] = (lambda urls, headers: lambda r, p, b: (200, headers, {'orders': [BASE + u for u in urls]}))(page, headers)
+        fake.handlers[path] = _listing(page, headers)
 
 
 def _order(fake, path, status, names, profile=None, expires='2030-01-01T00:00:00Z'):

@@ -154,7 +154,7 @@ class _FileFetcher:
                 with warnings.catch_warnings():
                     if self.validate_certs is False:    # asked for: no warning per poll
                         warnings.simplefilter('ignore', urllib3_errors.InsecureRequestWarning)
-                    response = self._pool(scheme, address, port, host).urlopen(
+                    response = self._pool(scheme, address, port, host).request(
                         'GET', path, headers=headers, retries=False, redirect=False, assert_same_host=False,
                         timeout=urllib3.Timeout(connect=seconds, read=seconds), preload_content=False)
             except urllib3_errors.HTTPError as exc:
