@@ -37,12 +37,13 @@ def describe(pem, renew_before_days=None, key_pem=None, roots_pem=None, check_re
     return info
 
 
-def from_store(store, name, **kwargs):
+def from_store(store, name, order=None, **kwargs):
+    """``describe`` of a stored certificate; ``order``: its order.json when the caller read it already."""
     fullchain = store.read(name, 'fullchain') or store.read(name, 'cert')
     if not fullchain:
         raise CertflowError('no certificate named %s in %s' % (name, store.root))
     info = describe(fullchain, key_pem=store.read(name, 'privkey'), **kwargs)
-    order = store.load_order(name) or {}
+    order = (store.load_order(name) if order is None else order) or {}
     info.update({'name': name, 'paths': store.paths(name), 'status': order.get('status', 'issued'),
                  'provider': order.get('provider')})
     if order.get('status') == 'revoked' and info['revocation_status'] in (None, 'unknown'):

@@ -56,13 +56,15 @@ def info(params):
             for name in run.store.names():
                 # One damaged entry must not hide the others from the report: it is named, with why.
                 try:
-                    if run.store.read(name, 'cert') is None:
+                    cert_pem = run.store.read(name, 'cert')
+                    if cert_pem is None:
                         continue        # an order without a certificate yet
+                    order = run.store.load_order(name) or {}
                     lookup = None
                     if params['check_revocation'] == 'crl':
-                        lookup = _revocation_lookup(run, (run.store.load_order(name) or {}).get('provider'))
-                    described = _inspect.from_store(run.store, name, roots_pem=roots, revocation_lookup=lookup, **common)
-                    certificates.append(_renewal_item(run, name, described, run.store.load_order(name)))
+                        lookup = _revocation_lookup(run, order.get('provider'))
+                    described = _inspect.from_store(run.store, name, order=order, roots_pem=roots, revocation_lookup=lookup, **common)
+                    certificates.append((name, described, cert_pem, order))
                 except CertflowError as exc:
                     run.warn('%s left out of the report: %s' % (name, exc.msg))
                     unreadable.append({'name': name, 'error': exc.msg})
