@@ -36,6 +36,8 @@ def services(tmp_path_factory):
     _require_binaries()
     # Pebble reuses a valid authorization half of the time by default; tests
     # that prove a failed validation leaves files alone need every order validated.
+    # Even at 0 it reuses one in a hundred (rand.Intn(100) > 0 is false for 0):
+    # such a test validates with an account that has no valid authorization.
     started = service_lib.start_all(str(tmp_path_factory.mktemp('services')), pebble_env={'PEBBLE_AUTHZREUSE': '0'})
     yield started
     started.stop()

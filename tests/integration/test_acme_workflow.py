@@ -161,6 +161,11 @@ def test_renewal_archives_and_failed_renewal_keeps_current_files(services, acme_
     files = store_files(acme_vars['store_dir'], 'renewme')
     before = {kind: digest(path) for kind, path in files.items()}
     acme_vars['rfc2136_settings'] = dict(acme_vars['rfc2136_settings'], key_secret='d3Jvbmcgc2VjcmV0IQ==')
+    # Another account, so that the renewal must be validated: Pebble reuses an account's valid
+    # authorization once in a hundred orders even with PEBBLE_AUTHZREUSE=0 (rand.Intn(100) > 0).
+    acme = dict(acme_vars['certflow_defaults']['acme'],
+                account_key_content=_crypto.private_key_to_pem(_crypto.generate_private_key('ec256')))
+    acme_vars['certflow_defaults'] = dict(acme_vars['certflow_defaults'], acme=acme)
     third = run_playbook(playbook('acme_dns.yml'), acme_vars)
     assert third.rc != 0
     message = third.task('Validate')['result']['msg']

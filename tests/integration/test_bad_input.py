@@ -58,7 +58,7 @@ CASES = [
     ('two-wildcards', 'cert_request', {'domains': ['*.*.' + ZONE], 'validation': 'dns'}, ['wildcard']),
     ('no-names', 'cert_request', {'domains': []}, ['no names']),
     ('ip-zone-index', 'cert_request', {'ip_addresses': ['fe80::1%eth0'], 'validation': 'http'}, ['zone index']),
-    ('email-validation-at-acme', 'cert_request', {'domains': ['mail.' + ZONE], 'validation': 'email'}, ["'dns' or 'http'", 'email']),
+    ('email-validation-at-acme', 'cert_request', {'domains': ['mail.' + ZONE], 'validation': 'email'}, ["'dns_persist' or 'http'", 'email']),
     ('bad-key-type', 'cert_request', {'domains': ['kt.' + ZONE], 'key_type': 'dsa1024'}, ['key_type', 'dsa1024']),
     ('unknown-module-option', 'cert_request', {'domains': ['opt.' + ZONE], 'domain_names': ['x']}, ['domain_names']),
     ('missing-key-file', 'cert_request', {'domains': ['kf.' + ZONE], 'private_key_src': '/nonexistent/key.pem'},

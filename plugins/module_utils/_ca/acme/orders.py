@@ -171,7 +171,12 @@ class AcmeOrders:
         found = []
 
         def answer_lost():
-            found[:] = [self._order_made_before(order)]
+            try:
+                found[:] = [self._order_made_before(order)]
+            except CertflowError as exc:
+                # Not the CA's verdict on the order: whether it was made is unknown (no http_status).
+                raise CertflowError('the answer to newOrder at %s was lost and the account\'s orders could not be read: %s'
+                                    % (url, exc.msg), url=url)
             return found[0] is not None
         response = self.account.post(url, payload, on_lost=answer_lost)
         if response is None:
