@@ -249,7 +249,8 @@ def test_a_lost_new_order_answer_is_resumed_not_ordered_twice(services, listing_
         orders = _account_orders(listing_pebble, store_dir, proxy.directory_url)
     lost_orders = [(url, data) for url, data in orders if data['identifiers'] == [{'type': 'dns', 'value': 'lost.' + ZONE}]]
     assert len(orders) == 2 and len(lost_orders) == 1, orders
-    assert len(proxy.requests(path=NEW_ORDER, method='POST')) == 2, 'one newOrder for each certificate'
+    new_orders = [action for _method, _path, action in proxy.requests(path=NEW_ORDER, method='POST')]
+    assert new_orders[-1] == 'drop_after', 'newOrder was not sent again after its answer was lost: %s' % new_orders
     assert lost_orders[0][1]['status'] == 'valid'
     assert urlsplit(_order_json(store_dir, 'lost')['order_id']).path == urlsplit(lost_orders[0][0]).path
 

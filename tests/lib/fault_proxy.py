@@ -51,8 +51,8 @@ class Fault:
     action: 'status' (answer ``status`` with a problem document of ``problem_type``
     and an optional Retry-After, without asking the CA), 'drop' (close the
     connection without an answer, the CA never sees the request), 'drop_after'
-    (forward, then close without passing the answer on), 'delay' (wait ``delay``
-    seconds, then forward), 'hang' (never answer until the proxy stops).
+    (forward, then close without passing the answer on; an error answer is passed
+    on and does not count), 'delay' (wait ``delay`` seconds, then forward), 'hang' (never answer until the proxy stops).
     path: a prefix of the request path (or a compiled regex); method: GET/HEAD/POST or None.
     skip: let this many matching requests through first; times: fire this often (None: always).
     """
@@ -137,6 +137,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b''
         path = self.path
         fault = proxy._fault_for(self.command, path)
+        if fault is not None and fault.action == 'drop_after':
+            return self._drop_after(fault, body)
         action = fault.action if fault else 'forward'
         proxy._record(self.command, path, action)
         if fault is None:
@@ -145,15 +147,31 @@ class _Handler(BaseHTTPRequestHandler):
             return self._problem(fault)
         if fault.action == 'drop':
             return self._drop()
-        if fault.action == 'drop_after':
-            self._upstream(body)
-            return self._drop()
         if fault.action == 'delay':
             if proxy.stopping.wait(fault.delay):
                 return self._drop()
             return self._forward(body)
         # hang: hold the request until the proxy stops (bounded by its lifetime)
         proxy.stopping.wait()
+        return self._drop()
+
+    def _drop_after(self, fault, body):
+        """Lose the answer of a request the CA acted on. An error answer (Pebble's
+        random badNonce, for one) means the CA did nothing: that answer is passed on
+        and the fault waits for the next matching request, so that a test of a lost
+        answer always has something the CA made."""
+        proxy = self.server.proxy
+        try:
+            status, reason, headers, data = self._upstream(body)
+        except OSError:
+            proxy._record(self.command, self.path, 'drop_after')
+            return self._drop()
+        if status >= 400:
+            with proxy._lock:
+                fault.fired -= 1
+            proxy._record(self.command, self.path, 'forward')
+            return self._send(status, [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP], data, reason)
+        proxy._record(self.command, self.path, 'drop_after')
         return self._drop()
 
     def _upstream(self, body):
