@@ -353,7 +353,7 @@ def cert_matches_key(cert, key):
 
 
 def _fingerprint(cert, algorithm):
-    return ':'.join('%02X' % byte for byte in cert.fingerprint(algorithm))
+    return cert.fingerprint(algorithm).hex(':').upper()
 
 
 def _iso_utc(moment):

@@ -239,16 +239,16 @@ class Store:
         if not os.path.isdir(self.root):
             return []
         found = []
-        for entry in sorted(os.listdir(self.root)):
-            if not _NAME_RE.fullmatch(entry) or '..' in entry:
-                continue
-            folder = os.path.join(self.root, entry)
-            if os.path.islink(folder):
-                found.append(entry)
-            elif os.path.isdir(folder) and (os.path.lexists(os.path.join(folder, 'order.json'))
-                                            or os.path.lexists(os.path.join(folder, 'cert.pem'))):
-                found.append(entry)
-        return found
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if not _NAME_RE.fullmatch(entry.name) or '..' in entry.name:
+                    continue
+                if entry.is_symlink():
+                    found.append(entry.name)
+                elif entry.is_dir(follow_symlinks=False) and (os.path.lexists(os.path.join(entry.path, 'order.json'))
+                                                              or os.path.lexists(os.path.join(entry.path, 'cert.pem'))):
+                    found.append(entry.name)
+        return sorted(found)
 
     def name_of_order(self, order_id):
         """The certificate whose order.json holds ``order_id``."""
@@ -424,7 +424,7 @@ class Store:
         path = os.path.join(self.cert_dir(name), RENEWAL_FILE)
         self._check_below_root(path)
         # Atomic but not fsynced: a cache lost in a crash only means asking the CA again.
-        atomic_write(path, json.dumps(data, indent=2, sort_keys=True) + '\n', FILE_MODE, durable=False, sync_dir=False)
+        atomic_write(path, _json_text(data), FILE_MODE, durable=False, sync_dir=False)
 
     def save_pending_key(self, name, key_pem):
         self._ensure_dir(os.path.dirname(self._pending_key_path(name)))

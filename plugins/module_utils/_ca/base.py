@@ -182,8 +182,8 @@ class CAProvider(Provider):
         False when the CA says it was already revoked."""
         raise NotImplementedError
 
-    def renewal_info(self, cert_pem):
-        """When the CA suggests renewing this certificate it issued:
+    def renewal_info(self, cert):
+        """When the CA suggests renewing this certificate it issued (PEM text or loaded):
         {'cert_id', 'start', 'end' (aware datetimes), 'explanation_url',
         'retry_after' (seconds until it may be asked again)}; None when the CA
         gives no such advice (the lifetime rule decides). A broken answer

@@ -17,8 +17,9 @@ from ansible_collections.certflow.ssl.plugins.module_utils._ops import revocatio
 
 def describe(pem, renew_before_days=None, key_pem=None, roots_pem=None, check_revocation='none', ca_bundle=None,
              revocation_lookup=None, renew_before_fraction=None):
-    """Summary of the first certificate of ``pem``, its chain (the rest of
-    ``pem``) checked, the key compared and revocation looked up when asked."""
+    """Summary of the first certificate of ``pem`` (PEM text, or certificates
+    already loaded), its chain (the rest of ``pem``) checked, the key compared
+    and revocation looked up when asked."""
     certs = _crypto.load_certificates(pem)
     leaf, chain = certs[0], certs[1:]
     info = _crypto.cert_summary(leaf, renew_before_days=renew_before_days, renew_before_fraction=renew_before_fraction)
@@ -37,18 +38,24 @@ def describe(pem, renew_before_days=None, key_pem=None, roots_pem=None, check_re
     return info
 
 
-def from_store(store, name, order=None, **kwargs):
-    """``describe`` of a stored certificate; ``order``: its order.json when the caller read it already."""
+def from_store(store, name, order=None, missing_ok=False, **kwargs):
+    """(``describe`` of a stored certificate, the certificate itself, loaded).
+    ``order``: its order.json when the caller read it already; ``missing_ok``:
+    (None, None) for an order that has no certificate yet instead of an error."""
     fullchain = store.read(name, 'fullchain') or store.read(name, 'cert')
     if not fullchain:
+        if missing_ok:
+            return None, None
         raise CertflowError('no certificate named %s in %s' % (name, store.root))
-    info = describe(fullchain, key_pem=store.read(name, 'privkey'), **kwargs)
+    # Loaded once: the summary, the chain check and the CA's renewal advice all use these objects.
+    certs = _crypto.load_certificates(fullchain, 'the stored certificate %s' % name)
+    info = describe(certs, key_pem=store.read(name, 'privkey'), **kwargs)
     order = (store.load_order(name) if order is None else order) or {}
     info.update({'name': name, 'paths': store.paths(name), 'status': order.get('status', 'issued'),
                  'provider': order.get('provider')})
     if order.get('status') == 'revoked' and info['revocation_status'] in (None, 'unknown'):
         info['revocation_status'] = 'revoked'
-    return info
+    return info, certs[0]
 
 
 def fetch_endpoint(host, port=443, server_name=None, timeout=10.0):

@@ -24,9 +24,23 @@ def _revocation_lookup(run, order_provider):
     return None
 
 
-def _renewal_item(run, name, described, order):
-    """What _renewal.advise_all takes for one certificate of the store."""
-    return (name, described, run.store.read(name, 'cert'), order)
+def _described_store(run, params, common, roots, unreadable):
+    """(name, summary, certificate, order) of every certificate in the store.
+    One damaged entry must not hide the others from the report: it is named, with why."""
+    for name in run.store.names():
+        try:
+            order = run.store.load_order(name) or {}
+            lookup = None
+            if params['check_revocation'] == 'crl':
+                lookup = _revocation_lookup(run, order.get('provider'))
+            described, cert = _inspect.from_store(run.store, name, order=order, missing_ok=True, roots_pem=roots,
+                                                  revocation_lookup=lookup, **common)
+        except CertflowError as exc:
+            run.warn('%s left out of the report: %s' % (name, exc.msg))
+            unreadable.append({'name': name, 'error': exc.msg})
+            continue
+        if described is not None:      # None: an order without a certificate yet
+            yield name, described, cert, order
 
 
 def info(params):
@@ -43,8 +57,9 @@ def info(params):
         elif params.get('name'):
             order = run.store.load_order(params['name']) or {}
             lookup = _revocation_lookup(run, order.get('provider')) if params['check_revocation'] == 'crl' else None
-            result = _inspect.from_store(run.store, params['name'], roots_pem=roots, revocation_lookup=lookup, **common)
-            result = _renewal.advise_all(run, [_renewal_item(run, params['name'], result, order)], params)[0]
+            result, cert = _inspect.from_store(run.store, params['name'], order=order, roots_pem=roots,
+                                               revocation_lookup=lookup, **common)
+            result = _renewal.advise_all(run, [(params['name'], result, cert, order)], params)[0]
         elif params.get('host'):
             pem, protocol = _inspect.fetch_endpoint(params['host'], params['port'], params.get('server_name'))
             result = _inspect.describe(pem, **common)
@@ -52,24 +67,10 @@ def info(params):
                                                          ca_bundle=params.get('ca_bundle'))
             result.update(chain_valid=trusted, chain_problem=problem, protocol=protocol, pem=pem)
         else:
-            certificates, unreadable = [], []
-            for name in run.store.names():
-                # One damaged entry must not hide the others from the report: it is named, with why.
-                try:
-                    cert_pem = run.store.read(name, 'cert')
-                    if cert_pem is None:
-                        continue        # an order without a certificate yet
-                    order = run.store.load_order(name) or {}
-                    lookup = None
-                    if params['check_revocation'] == 'crl':
-                        lookup = _revocation_lookup(run, order.get('provider'))
-                    described = _inspect.from_store(run.store, name, order=order, roots_pem=roots, revocation_lookup=lookup, **common)
-                    certificates.append((name, described, cert_pem, order))
-                except CertflowError as exc:
-                    run.warn('%s left out of the report: %s' % (name, exc.msg))
-                    unreadable.append({'name': name, 'error': exc.msg})
-            # The CA's advice for all of them at once: one renewalInfo GET each, concurrently, none within Retry-After.
-            certificates = _renewal.advise_all(run, certificates, params)
+            unreadable = []
+            # The CA's advice for all of them: one renewalInfo GET each, concurrently, none within Retry-After.
+            # Read first, then asked: overlapping the two only made the threads fight over the GIL (more CPU, no less time).
+            certificates = _renewal.advise_all(run, list(_described_store(run, params, common, roots, unreadable)), params)
             return {'changed': False, 'certificates': certificates, 'unreadable': unreadable, 'store_dir': run.store.root}
         result['changed'] = False
         return result

@@ -64,10 +64,10 @@ def _cached(store, name, serial):
     return record
 
 
-def _ask(provider, cert_pem, serial, cached, now):
+def _ask(provider, cert, serial, cached, now):
     """A fresh record from the CA's answer, None when the CA gives no advice."""
     try:
-        answer = provider.renewal_info(cert_pem)
+        answer = provider.renewal_info(cert)
     except CertflowError as exc:
         return {'serial': serial, 'error': exc.msg, 'checked_at': _iso(now),
                 'next_check': _iso(now + datetime.timedelta(seconds=ERROR_RETRY_AFTER))}
@@ -84,13 +84,13 @@ def _ask(provider, cert_pem, serial, cached, now):
             'next_check': _iso(now + datetime.timedelta(seconds=answer['retry_after']))}
 
 
-def advise(store, name, summary, cert_pem, provider, renew_before_days=None, now=None, save=True, warn=None, revoked=False):
+def advise(store, name, summary, cert, provider, renew_before_days=None, now=None, save=True, warn=None, revoked=False):
     """``summary`` (``_crypto.cert_summary`` of the stored certificate, its
     lifetime rule applied) with the CA's advice applied when there is any:
     ``renewal_window``, ``renewal_time``, ``renewal_source`` ``ari``,
-    ``needs_renewal``, ``explanation_url``. ``provider``: the CA that issued
-    it (None: only a kept answer is used); ``save``: keep a new answer;
-    ``revoked``: the store knows it was revoked, so an answer kept from before is asked again."""
+    ``needs_renewal``, ``explanation_url``. ``cert``: the certificate (PEM or
+    loaded); ``provider``: the CA that issued it (None: only a kept answer is
+    used); ``save``: keep a new answer; ``revoked``: the store knows it was revoked, so an answer kept from before is asked again."""
     warn = warn or (lambda msg: None)
     now = _now(now)
     if renew_before_days is not None or summary['expired']:
@@ -99,7 +99,7 @@ def advise(store, name, summary, cert_pem, provider, renew_before_days=None, now
     record = cached
     stale = cached is None or (_parse(cached.get('next_check')) or now) <= now or (revoked and not cached.get('revoked'))
     if provider is not None and stale:
-        record = _ask(provider, cert_pem, summary['serial'], cached, now)
+        record = _ask(provider, cert, summary['serial'], cached, now)
         if record is not None:
             record['revoked'] = bool(revoked)
         if record is not None and save:
@@ -123,12 +123,12 @@ def advise(store, name, summary, cert_pem, provider, renew_before_days=None, now
 
 
 def advise_all(run, items, options, now=None, save=True):
-    """``advise`` for many stored certificates at once: items are
-    (name, summary, cert_pem, order); the CA is asked by ARI_WORKERS threads
-    (each with its own provider on the run's shared connection pool)."""
+    """``advise`` for many stored certificates at once: ``items`` are (name,
+    summary, certificate, order); the CA is asked by ARI_WORKERS threads (each
+    with its own provider on the run's shared connection pool)."""
     def one(item):
-        name, summary, cert_pem, order = item
-        return advise(run.store, name, summary, cert_pem, provider_for(run, options, order),
+        name, summary, cert, order = item
+        return advise(run.store, name, summary, cert, provider_for(run, options, order),
                       renew_before_days=options.get('renew_before_days'), now=now, save=save,
                       warn=lambda msg: run.warn('%s: %s' % (name, msg)), revoked=(order or {}).get('status') == 'revoked')
     if len(items) < 2:

@@ -122,10 +122,10 @@ class AcmeProvider(CAProvider):
             return None
         return _ari.cert_id(cert_pem)
 
-    def renewal_info(self, cert_pem):
+    def renewal_info(self, cert):
         if self.settings.get('ari') is False:
             return None
-        certid = _ari.cert_id(cert_pem)
+        certid = _ari.cert_id(cert)
         if certid is None:
             if not isinstance(self.client.directory().get('renewalInfo'), str):
                 return None
