@@ -10,6 +10,7 @@ __metaclass__ = type
 import errno
 import fcntl
 import os
+import re
 import tempfile
 import time
 
@@ -25,6 +26,16 @@ class CertflowError(Exception):
         super(CertflowError, self).__init__(msg)
         self.msg = msg
         self.details = details
+
+
+# What a URL from outside (a CA's answer, the store) must be before it is asked, kept or shown:
+# http(s), printable ASCII without white space, of a sane length.
+URL_PATTERN = r'https?://[\x21-\x7e]{1,2000}'
+_URL_RE = re.compile(URL_PATTERN)
+
+
+def is_url(value):
+    return isinstance(value, str) and _URL_RE.fullmatch(value) is not None
 
 
 def ensure_dir(path, mode=0o700):

@@ -36,6 +36,7 @@ import threading
 import time
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import (
+    URL_PATTERN,
     CertflowError,
     atomic_write,
     ensure_dir,
@@ -107,7 +108,7 @@ def _utcnow():
 
 # An order id becomes a URL to call (ACME) or a file name (the local CA) or an
 # API parameter (Alibaba Cloud): a CA's http(s) URL or a plain token, nothing else.
-_ORDER_ID_RE = re.compile(r'https?://[\x21-\x7e]{1,2000}|[A-Za-z0-9][A-Za-z0-9._-]{0,127}')
+_ORDER_ID_RE = re.compile(URL_PATTERN + r'|[A-Za-z0-9][A-Za-z0-9._-]{0,127}')
 # Identifiers are stored normalised (A-labels, lowercase; see _crypto.normalize_domain).
 _DNS_IDENTIFIER_RE = re.compile(r'(?:\*\.)?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*')
 _TEXT = (str, type(None))

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Atomic writes, deadlines and polling with back-off."""
+"""Atomic writes, deadlines, polling with back-off and the rule for URLs from outside."""
 
 import os
 import stat
@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import (
-    CertflowError, Deadline, atomic_write, backoff, wait_until)
+    CertflowError, Deadline, atomic_write, backoff, is_url, wait_until)
 
 
 def test_atomic_write_sets_mode_and_leaves_no_temp_files(tmp_path):
@@ -64,3 +64,20 @@ def test_wait_until_times_out_with_a_message():
     deadline = Deadline(1, clock=clock)
     with pytest.raises(CertflowError, match='timed out after 1s waiting for the CA'):
         wait_until(lambda: False, deadline, 'the CA', sleep=clock.sleep)
+
+
+@pytest.mark.parametrize('value, ok', [
+    ('https://ca.example/acme/order/1', True),
+    ('http://127.0.0.1:14000/list-orderz/1?page=2', True),
+    ('https://ca.example/a b', False),              # white space
+    ('https://ca.example/\x00', False),             # control character
+    ('https://ca.example/\u00e9', False),           # not ASCII
+    ('ftp://ca.example/x', False),
+    ('javascript:alert(1)', False),
+    ('https://', False),
+    ('https://' + 'a' * 2001, False),
+    (None, False),
+    (['https://ca.example/'], False),
+])
+def test_one_rule_decides_what_a_url_from_outside_may_be(value, ok):
+    assert is_url(value) is ok

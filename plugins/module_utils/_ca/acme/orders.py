@@ -20,7 +20,7 @@ from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme import jws a
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.client import json_object
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.errors import (
     ERROR_NS, MALFORMED, ORDER_NOT_READY, TRANSIENT_PROBLEMS, problem_type, retry_after_of)
-from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
+from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, is_url
 from ansible_collections.certflow.ssl.plugins.module_utils._proofs import dns_records
 
 CHALLENGES_FRESH_FOR = 300.0  # challenges read this recently (by create_order) are used without reading them again
@@ -37,7 +37,6 @@ PEM_CHAIN = 'application/pem-certificate-chain'
 ORDER_LIST_PAGES = 20
 ORDERS_LOOKED_AT = 50
 NOT_LISTED = object()         # find_listed_order: the CA keeps no list of the account's orders
-_URL_RE = re.compile(r'https?://[\x21-\x7e]{1,2000}')
 
 
 def alternate_links(response):
@@ -217,12 +216,12 @@ class AcmeOrders:
         a finalized one was made from a CSR (and key) that is gone."""
         account, _response = self._get_resource(self.account.ensure())
         list_url = account.get('orders')
-        if not isinstance(list_url, str) or not _URL_RE.fullmatch(list_url):
+        if not is_url(list_url):
             return NOT_LISTED
         urls, page_url, pages = [], list_url, 0
         while page_url and pages < ORDER_LIST_PAGES:
             page, response = self._get_resource(page_url)
-            urls.extend(u for u in page.get('orders') or [] if isinstance(u, str) and _URL_RE.fullmatch(u))
+            urls.extend(u for u in page.get('orders') or [] if is_url(u))
             pages += 1
             page_url = next(iter(_links(response, 'next')), None)
         best = None

@@ -20,7 +20,7 @@ except ImportError:  # reported by the module wrapper (module_utils/_deps.py)
 
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.acme.errors import retry_after_of
-from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
+from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, is_url
 
 # RFC 9773 section 4.3: without Retry-After (or after a long-term error) ask again in six
 # hours; a value below a minute or above a day is read as a minute or a day.
@@ -28,7 +28,6 @@ DEFAULT_RETRY_AFTER = 6 * 3600.0
 MIN_RETRY_AFTER = 60.0
 MAX_RETRY_AFTER = 86400.0
 _RFC3339_RE = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)', re.IGNORECASE)
-_URL_RE = re.compile(r'https?://[^\s"<>\\]+\Z')
 _CERT_ID_RE = re.compile(r'[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+')
 
 
@@ -78,7 +77,7 @@ def parse_answer(data):
     if end <= start:
         raise ValueError('suggestedWindow ends (%s) before it starts (%s)' % (window.get('end'), window.get('start')))
     explanation = data.get('explanationURL')
-    if not (isinstance(explanation, str) and _URL_RE.match(explanation)):
+    if not is_url(explanation):
         explanation = None      # optional; a value that is no http(s) URL is not shown to anyone
     return start, end, explanation
 
