@@ -215,7 +215,10 @@ certificates:
       description: Serial number of the installed certificate (hex).
       type: str
     renewal_time:
-      description: When the installed certificate is due for renewal (ISO 8601 UTC); see M(certflow.ssl.cert_info).
+      description:
+        - When the installed certificate is due for renewal (ISO 8601 UTC); see M(certflow.ssl.cert_info).
+        - By the rule M(certflow.ssl.cert_request) was given for the order (O(certflow.ssl.cert_request#module:renew_before_days),
+          O(certflow.ssl.cert_request#module:renew_before_fraction)) when the CA gives no advice.
       type: str
     renewal_source:
       description: What set RV(certificates[].renewal_time) - V(ari), V(lifetime) or V(renew_before_days).

@@ -3,6 +3,7 @@
 """The embedded local CA through ansible-playbook: validation by dns (RFC 2136
 to BIND9), http (nginx) and none; renewal; revocation into the CRL; quota."""
 
+import datetime
 import os
 
 import pytest
@@ -108,3 +109,25 @@ def test_quota_exhaustion(local_vars):
     assert used_up.rc != 0
     assert 'quota of 1 certificates is used up' in used_up.failed_tasks()[0]['result']['msg']
     assert not os.path.exists(os.path.join(local_vars['store_dir'], 'quota-2', 'cert.pem'))
+
+
+@pytest.mark.parametrize('rule,expected_source,days_before', [
+    ({'renew_before_days': 30}, 'renew_before_days', 30),
+    ({'renew_before_fraction': 0.5}, 'lifetime', 45),
+])
+def test_cert_validate_reports_renewal_by_the_rule_cert_request_was_given(local_vars, rule, expected_source, days_before):
+    name = 'rule-%s' % expected_source.replace('_', '-')
+    request = dict({'name': name, 'domains': [name + '.corp.internal'], 'validation': 'none'}, **rule)
+    requested = run('single_task.yml', dict(local_vars, module='cert_request', module_args=request)).assert_ok()
+    assert requested.task('Request')['result']['certificates'][0]['status'] in ('pending_validation', 'issued')
+    validated = run('single_task.yml', dict(local_vars, module='cert_validate', module_args={'name': name})).assert_ok()
+    entry = validated.task('Validate')['result']['certificates'][0]
+    assert entry['status'] == 'issued'
+    assert entry['renewal_source'] == expected_source, entry
+    not_after = datetime.datetime.fromisoformat(entry['not_after'].replace('Z', '+00:00'))
+    renewal_time = datetime.datetime.fromisoformat(entry['renewal_time'].replace('Z', '+00:00'))
+    assert abs((not_after - renewal_time) - datetime.timedelta(days=days_before)) < datetime.timedelta(minutes=5), entry
+    # cert_info with the same rule agrees with what cert_validate said
+    info_args = dict({'name': name}, **rule)
+    info = run('single_task.yml', dict(local_vars, module='cert_info', module_args=info_args)).assert_ok().task('Info')['result']
+    assert (info['renewal_time'], info['renewal_source']) == (entry['renewal_time'], entry['renewal_source'])

@@ -194,6 +194,11 @@ BAD_ORDERS = [
     ('challenge-field-number', dict(ORDER, challenges=[{'file_path': 5}]), "'challenges'[0].file_path"),
     ('provider-data-list', dict(ORDER, provider_data=[1]), "'provider_data' must be an object"),
     ('own-key-string', dict(ORDER, own_key='yes'), "'own_key' must be true/false"),
+    ('renew-days-string', dict(ORDER, renew_before_days='30'), "'renew_before_days' must be a number"),
+    ('renew-days-negative', dict(ORDER, renew_before_days=-5), "'renew_before_days' must be a number of days (0 or more)"),
+    ('renew-days-bool', dict(ORDER, renew_before_days=True), "'renew_before_days' must be a number of days"),
+    ('renew-fraction-one', dict(ORDER, renew_before_fraction=1), "'renew_before_fraction' must be a share of the lifetime"),
+    ('renew-fraction-text', dict(ORDER, renew_before_fraction='0.5'), "'renew_before_fraction' must be a number"),
 ]
 
 

@@ -98,6 +98,11 @@ class CertificateRequest:
         self.reuse_key = bool(options.get('reuse_key'))
         self.profile = _profile_of(options.get('profile'))
 
+    def renewal_rule(self):
+        """The renewal rule asked for, kept with the order so that cert_validate
+        reports the new certificate's renewal time by the same rule."""
+        return {'renew_before_days': self.renew_before_days, 'renew_before_fraction': self.renew_before_fraction}
+
     @property
     def key_pem(self):
         """The PEM of the private key option, or None. Read on first use, as

@@ -120,7 +120,7 @@ def _request(run, request):
                 return certificate_entry(entry, store, found['status'], found, summary, changed=found['status'] == 'issued',
                                          action='resumed')
             found.update({'name': name, 'validation': found.get('validation') or request.validation,
-                          'domains_unicode': request.domains_unicode})
+                          'domains_unicode': request.domains_unicode}, **request.renewal_rule())
             found = store.save_order(name, found)
             if found['status'] == 'issued':
                 summary = install_issued(run, provider, found, name)
@@ -154,7 +154,7 @@ def _request(run, request):
         raise
     # The provider made the order from the request (names, validation, CSR); the store adds its own bookkeeping.
     new_order.update({'name': name, 'own_key': bool(key_pem), 'domains_unicode': request.domains_unicode,
-                      'certificate_profile': _certificate_profile(order) if summary else None})
+                      'certificate_profile': _certificate_profile(order) if summary else None}, **request.renewal_rule())
     new_order = store.save_order(name, new_order)
     return certificate_entry(entry, store, new_order['status'], new_order, summary, changed=True,
                              action='renew' if renewing else 'create')
@@ -185,7 +185,7 @@ def _follow_validation(run, provider, request, order, summary):
     store.save_order(name, order)       # a failure below leaves no open order of the old validation behind
     new_order = provider.create_order(request, csr_pem, submit=request.submit)
     new_order.update({'name': name, 'own_key': bool(key_pem) or bool(order.get('own_key')), 'domains_unicode': request.domains_unicode,
-                      'certificate_profile': order.get('certificate_profile')})
+                      'certificate_profile': order.get('certificate_profile')}, **request.renewal_rule())
     run.log('the %s order %s was replaced by a %s order %s' % (order.get('validation'), order.get('order_id'),
                                                                request.validation, new_order.get('order_id')))
     new_order = store.save_order(name, new_order)

@@ -434,7 +434,9 @@ def install_issued(run, provider, order, name):
                             'Start a new order with certflow.ssl.cert_request force: true' % (name, store.cert_dir(name)))
     if key_pem and not _crypto.cert_matches_key(cert, _crypto.load_private_key(key_pem)):
         raise CertflowError('the certificate the CA issued for %s does not match our private key; nothing was installed' % name)
-    summary = _crypto.cert_summary(cert)
+    # The renewal rule cert_request was given for this order (None: the CA's advice, else the lifetime share).
+    days, fraction = order.get('renew_before_days'), order.get('renew_before_fraction')
+    summary = _crypto.cert_summary(cert, renew_before_days=days, renew_before_fraction=fraction)
     wanted = set(i['value'] for i in order.get('identifiers') or [])
     have = set(summary['domains']) | set(summary['ip_addresses'])
     if not wanted <= have:
@@ -445,4 +447,4 @@ def install_issued(run, provider, order, name):
     store.install(name, cert=issued['cert'], chain=issued.get('chain') or '', fullchain=issued.get('fullchain') or issued['cert'],
                   key=key_pem)
     # RFC 9773 asks for the renewal information right after issuance; kept, it spares the next runs the question.
-    return _renewal.advise(store, name, summary, issued['cert'], provider, warn=run.warn)
+    return _renewal.advise(store, name, summary, cert, provider, renew_before_days=days, warn=run.warn)
