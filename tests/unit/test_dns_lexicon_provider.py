@@ -18,8 +18,8 @@ from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import Provi
 
 def test_settings_are_the_dict_and_the_nameservers():
     options = {'lexicon': {'provider': 'powerdns', 'auth_token': 't'}, 'nameservers': ['127.0.0.1:5353'], 'rfc2136': {}}
-    assert LexiconProvider.settings_from(options) == {'lexicon': {'provider': 'powerdns', 'auth_token': 't'},
-                                                       'nameservers': ['127.0.0.1:5353']}
+    expected = {'lexicon': {'provider': 'powerdns', 'auth_token': 't'}, 'nameservers': ['127.0.0.1:5353']}
+    assert LexiconProvider.settings_from(options) == expected
     # Free-form: any key of any lexicon provider is accepted by the module.
     assert _module.dns_argument_spec()['lexicon'] == {'type': 'dict'}
 

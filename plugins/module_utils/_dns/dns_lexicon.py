@@ -116,8 +116,9 @@ class LexiconProvider(DNSProvider):
             for content in lost:
                 client.create_record('TXT', name, content)
         if lost:
-            getattr(self.context, 'warn', lambda msg: None)('lexicon provider %s removed every TXT value at %s when asked to delete one; the %d other '
-                              'value(s) were put back' % (self.host, name, len(lost)))
+            warn = getattr(self.context, 'warn', None) or (lambda msg: None)
+            warn('lexicon provider %s removed every TXT value at %s when asked to delete one; the %d other value(s) were put back'
+                 % (self.host, name, len(lost)))
 
     def close(self):
         for client in self._clients.values():
