@@ -11,11 +11,13 @@ import pytest
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from tests.lib import services as service_lib
 from tests.lib.playbook import run_playbook
+from tests.lib.readme import readme_block
 from tests.lib.secret_scan import leaks
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLAYBOOK = os.path.join(HERE, 'playbooks', 'acme_lexicon.yml')
 BATCH_PLAYBOOK = os.path.join(HERE, 'playbooks', 'acme_lexicon_batch.yml')
+DOCS_EXAMPLE = os.path.join(HERE, 'playbooks', 'lexicon_docs_example.yml')
 
 
 @pytest.fixture(scope='module')
@@ -93,6 +95,21 @@ def test_apex_and_wildcard_share_one_name_and_a_foreign_value_stays(pdns, lexico
         assert _zones(pdns) == before
     finally:
         pdns.set_txt(record, [])
+
+
+def test_the_documented_example_is_this_playbook_and_issues(pdns, store_dir):
+    with open(DOCS_EXAMPLE, encoding='utf-8') as handle:
+        assert readme_block('example: lexicon', 'docs/workflow/03-validate-dns.md') == handle.read()
+    before = _zones(pdns)
+    extra = {'acme_directory': pdns.pebble.directory_url, 'zone': pdns.zone, 'pdns_api_url': pdns.api_url,
+             'vault_pdns_api_key': pdns.api_key}
+    env = {'CERTFLOW_STORE_DIR': store_dir, 'CERTFLOW_ACME_CA_BUNDLE': pdns.pebble.ca_bundle,
+           'CERTFLOW_DNS_NAMESERVERS': pdns.nameserver}
+    result = run_playbook(DOCS_EXAMPLE, extra, env=env).assert_ok()
+    assert result.task('TXT records through lexicon\'s powerdns provider, wait for the CA, install, remove the records')[
+        'result']['certificates'][0]['status'] == 'issued'
+    assert _issued_names(pdns, store_dir, 'site') == sorted(['*.' + pdns.zone, pdns.zone])
+    assert _zones(pdns) == before
 
 
 def test_cname_delegated_challenge(pdns, lexicon_vars, store_dir):

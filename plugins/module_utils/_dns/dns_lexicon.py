@@ -175,7 +175,7 @@ class LexiconProvider(DNSProvider):
         if self.host not in available:
             close = difflib.get_close_matches(self.host, list(available), n=3)
             raise CertflowError('lexicon: %r is not a provider of the installed dns-lexicon (%s)%s; `%s` lists the %d names '
-                                '(also https://dns-lexicon.readthedocs.io/en/latest/user_guide.html)'
+                                '(also https://dns-lexicon.github.io/dns-lexicon/user_guide.html)'
                                 % (self.host, discovery.lexicon_version(), ', did you mean %s?' % ' or '.join(close) if close else '',
                                    LIST_COMMAND, len(available)), provider=self.host)
         if not available[self.host]:
