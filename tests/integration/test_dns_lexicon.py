@@ -156,6 +156,7 @@ def test_wrong_api_key_fails_clearly_and_leaves_nothing(pdns, lexicon_vars, stor
     assert wrong not in result.output
     assert _zones(pdns) == before
     assert not os.path.exists(os.path.join(store_dir, 'wrongkey', 'cert.pem'))
+    assert not os.path.exists(os.path.join(store_dir, 'wrongkey', 'proofs.json')), 'no record is noted for a later cleanup'
 
 
 def test_unknown_lexicon_provider_says_how_to_find_the_names(pdns, lexicon_vars):
