@@ -117,3 +117,17 @@ def test_host_errors_name_the_host_and_its_options():
         _Client('broken', Broken, None, 'example.com')
     assert failure.value.msg == ('lexicon broken: set up failed: auth_token not defined (options of this provider: auth_token; '
                                  'set them as lexicon.<option> or LEXICON_BROKEN_<OPTION>)')
+
+
+def test_the_docs_count_the_providers_of_the_installed_dns_lexicon():
+    # The README and the DNS page say how many hosts dns-lexicon drives: that must be the truth of the version installed.
+    import re
+    from lexicon._private.discovery import find_providers, lexicon_version
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for page in ('README.md', os.path.join('docs', 'workflow', '03-validate-dns.md')):
+        with open(os.path.join(root, page), encoding='utf-8') as handle:
+            said = re.findall(r'(\d+) in dns-lexicon (\d+\.\d+\.\d+)', handle.read())
+        assert said, page
+        for count, version in said:
+            assert (int(count), version) == (len(find_providers()), lexicon_version()), (
+                '%s says %s providers in dns-lexicon %s: update it for the installed version' % (page, count, version))
