@@ -46,6 +46,12 @@ def test_provider_name_is_required_and_says_where_to_find_one(monkeypatch):
     assert LexiconProvider({'lexicon': {}}, None).host == 'powerdns'
 
 
+def test_a_ttl_that_is_no_number_is_refused():
+    with pytest.raises(CertflowError, match="ttl 'soon' is not a number of seconds"):
+        LexiconProvider({'lexicon': {'provider': 'powerdns', 'ttl': 'soon'}}, None)
+    assert LexiconProvider({'lexicon': {'provider': 'powerdns', 'ttl': 60}}, None)._config('example.com').resolve('lexicon:ttl') == 60
+
+
 def test_a_record_outside_the_given_zone_is_refused():
     provider = LexiconProvider({'lexicon': {'provider': 'powerdns', 'zone': 'example.com.'}}, None)
     with pytest.raises(CertflowError, match='not inside zone example.com'):

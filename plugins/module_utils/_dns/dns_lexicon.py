@@ -85,6 +85,8 @@ class LexiconProvider(DNSProvider):
                                 'route53 or powerdns; `%s` lists them)' % LIST_COMMAND)
         self.zone = (str(options.pop('zone', None) or '')).strip().rstrip('.').lower() or None
         self.ttl = options.pop('ttl', None)
+        if self.ttl is not None and not str(self.ttl).isdigit():
+            raise CertflowError('lexicon: ttl %r is not a number of seconds' % (self.ttl,))
         self.host_options = options
         self.nameservers = self.settings.get('nameservers')
         self._zones = {}
