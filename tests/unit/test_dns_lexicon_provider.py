@@ -59,7 +59,8 @@ def test_a_record_outside_the_given_zone_is_refused():
 
 
 def test_lexicon_missing_says_pip_install(monkeypatch):
-    monkeypatch.setitem(sys.modules, 'lexicon', None)       # import lexicon -> ImportError
+    for module in ('lexicon', 'lexicon.config', 'lexicon._private'):
+        monkeypatch.setitem(sys.modules, module, None)      # import lexicon... -> ImportError, even once imported
     provider = LexiconProvider({'lexicon': {'provider': 'powerdns', 'zone': 'example.com'}}, None)
     with pytest.raises(CertflowError, match='needs the Python package dns-lexicon where the module runs: pip install dns-lexicon'):
         provider.present('_acme-challenge.example.com', 'v')
