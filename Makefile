@@ -10,7 +10,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 COLLECTIONS := $(CURDIR)/.collections
-SYSTEM_PACKAGES := bind9 bind9-utils dnsutils nginx-light apache2 openssl chromium shellcheck
+SYSTEM_PACKAGES := bind9 bind9-utils dnsutils nginx-light apache2 openssl chromium shellcheck pdns-server pdns-backend-sqlite3
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
 N ?= 10
@@ -46,7 +46,7 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	@# the packaged services must not hold the ports or the files the tests use
-	@-systemctl disable --now named nginx apache2 >/dev/null 2>&1 || true
+	@-systemctl disable --now named nginx apache2 pdns >/dev/null 2>&1 || true
 
 demo: runtime-venv collection
 	$(BIN)/ansible-playbook playbooks/demo.yml

@@ -16,8 +16,11 @@ options:
       - Who creates the TXT records of O(method=dns).
       - V(rfc2136) sends dynamic updates signed with TSIG (BIND, PowerDNS, Knot, many hosted DNS services), configured with O(rfc2136).
       - V(alidns) calls the Alibaba Cloud DNS API, configured with O(alidns).
+      - V(lexicon) drives any DNS host the Python package C(dns-lexicon) supports (Cloudflare, Route 53, Azure, Google Cloud
+        DNS, DNSPod, PowerDNS, about 90 more), configured with O(lexicon). It needs C(pip install dns-lexicon) where the
+        module runs (some hosts need an extra, C(pip install 'dns-lexicon[route53]')).
     type: str
-    choices: [rfc2136, alidns]
+    choices: [rfc2136, alidns, lexicon]
     default: rfc2136
   rfc2136:
     description: Settings of the RFC 2136 provider.
@@ -73,6 +76,18 @@ options:
         description: Verify the endpoint's TLS certificate.
         type: bool
         default: true
+  lexicon:
+    description:
+      - Settings of the dns-lexicon provider, a free-form dict. C(provider) is the lexicon provider name (C(lexicon --help)
+        lists those of the installed dns-lexicon); it falls back to E(LEXICON_PROVIDER_NAME).
+      - C(zone) is the zone holding the records; found by an SOA lookup through O(nameservers) (else the system resolver)
+        when unset, following an C(_acme-challenge) CNAME. C(ttl) is the records' TTL (lexicon's default when unset).
+      - Every other key is an option of that lexicon provider as lexicon names it, for example C(auth_token) and
+        C(pdns_server) for C(powerdns), C(auth_access_key) and C(auth_access_secret) for C(route53). Options not given are
+        read by lexicon from E(LEXICON_<PROVIDER>_<OPTION>) environment variables (E(LEXICON_CLOUDFLARE_AUTH_TOKEN)).
+      - Values of keys that name a credential (containing C(token), C(secret), C(pass), C(key), ...) and of such
+        E(LEXICON_*) variables are masked in every output, as no_log options are.
+    type: dict
   nameservers:
     description:
       - The name servers that are authoritative for the zone, as V(ip), V(ip:port) or V([ipv6]:port). They are asked

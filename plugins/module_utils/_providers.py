@@ -30,6 +30,8 @@ class Provider:
     ``OPTION``: the module option (a dict) that carries its settings; None when it takes none.
     ``ARGUMENT_SPEC``: the suboptions of OPTION, with env fallbacks (``Provider.env``) and
     no_log on every secret; the modules' argument specs and documentation follow it.
+    None: OPTION is a free-form dict (its keys are another library's), whose secrets
+    ``secret_values(value)`` names so the module masks them like no_log ones.
     ``CHOOSABLE``: False when the registry's option cannot pick it (it is chosen some other
     way, e.g. by cert_validate's method), so it is not one of the option's choices.
     ``settings_from(options)``: its settings from one certificate's module options."""
@@ -43,6 +45,11 @@ class Provider:
     @property
     def name(self):
         return self.NAME
+
+    @classmethod
+    def secret_values(cls, value):
+        """The secrets in ``value``, the OPTION as given, that no_log does not mask (a free-form OPTION's)."""
+        return []
 
     @classmethod
     def settings_from(cls, options):
@@ -99,6 +106,16 @@ class ProviderRegistry:
         spec = {self.option: dict(type='str', choices=[name for name, cls in classes.items() if cls.CHOOSABLE],
                                   default=self.default)}
         for cls in classes.values():
-            if cls.OPTION:
+            if cls.OPTION and cls.ARGUMENT_SPEC is None:
+                spec[cls.OPTION] = dict(type='dict')
+            elif cls.OPTION:
                 spec[cls.OPTION] = dict(type='dict', apply_defaults=True, options=copy.deepcopy(cls.ARGUMENT_SPEC))
         return spec
+
+    def secret_values(self, params):
+        """The secrets in ``params``' free-form provider options (see Provider.secret_values)."""
+        found = []
+        for cls in self.classes().values():
+            if cls.OPTION and isinstance(params, dict):
+                found.extend(cls.secret_values(params.get(cls.OPTION)))
+        return found

@@ -37,6 +37,7 @@ from cryptography import x509
 from jinja2 import StrictUndefined, meta, sandbox
 
 from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
+from ansible_collections.certflow.ssl.plugins.module_utils._dns.dns_lexicon import SECRET_NAME, LexiconProvider, _option_names
 from ansible_collections.certflow.ssl.plugins.module_utils._module import dns_argument_spec, provider_argument_spec
 from tests.lib.secret_scan import pem_fragments, secrets_in
 
@@ -45,7 +46,8 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 AWX_DOCS = os.path.join(REPO, 'docs', 'awx')
 TEMPLATE_DIR = os.path.join(HERE, 'awx')
 JOB_TEMPLATES_FILE = os.path.join(AWX_DOCS, 'job_template_renew.yml')
-CREDENTIAL_TYPE_FILES = ('credential_type_acme.yml', 'credential_type_rfc2136.yml', 'credential_type_aliyun.yml')
+CREDENTIAL_TYPE_FILES = ('credential_type_acme.yml', 'credential_type_rfc2136.yml', 'credential_type_aliyun.yml',
+                         'credential_type_lexicon_cloudflare.yml')
 
 # Environment variables the modules read that no credential sets, on purpose: a path inside the
 # execution environment (CERTFLOW_ACME_ACCOUNT_KEY_SRC: the credential passes the key itself),
@@ -104,6 +106,22 @@ def env_options():
     walk(provider_argument_spec(), '')
     walk(dns_argument_spec(), '')
     return found
+
+
+def lexicon_env_option(variable):
+    """(option path, masked) of a variable dns-lexicon reads for dns_provider lexicon, None for another:
+    LEXICON_PROVIDER_NAME, or LEXICON_<PROVIDER>_<OPTION> with an option that provider declares."""
+    from lexicon._private.discovery import find_providers, load_provider_module
+    if variable == 'LEXICON_PROVIDER_NAME':
+        return 'lexicon.provider', False
+    for provider in find_providers():
+        prefix = 'LEXICON_%s_' % provider.upper()
+        if variable.startswith(prefix):
+            option = variable[len(prefix):].lower()
+            if option in _option_names(load_provider_module(provider).Provider):
+                # Masked by the modules as no_log values are (LexiconProvider.secret_values).
+                return 'lexicon.' + option, bool(SECRET_NAME.search(option))
+    return None
 
 
 def template_fields(template):
@@ -201,8 +219,8 @@ def test_injectors_set_exactly_the_environment_variables_the_modules_read():
         for variable in definition['injectors']['env']:
             assert variable not in injected, '%s is set by %s and %s' % (variable, injected.get(variable), name)
             injected[variable] = name
-    unknown = set(injected) - set(options)
-    assert not unknown, 'no module option reads %s' % sorted(unknown)
+    unknown = {variable for variable in set(injected) - set(options) if not lexicon_env_option(variable)}
+    assert not unknown, 'no module option (nor dns-lexicon) reads %s' % sorted(unknown)
     assert set(options) - set(injected) == NOT_FROM_CREDENTIALS, (
         'environment variables of the modules that no credential type sets: %s' % sorted(set(options) - set(injected)))
 
@@ -213,7 +231,7 @@ def test_secret_inputs_feed_exactly_the_no_log_options():
         fields = {field['id']: field for field in definition['inputs']['fields']}
         feeds = {}  # field id -> [(variable, option, no_log)]
         for variable, template in definition['injectors']['env'].items():
-            option, no_log = options[variable]
+            option, no_log = options[variable] if variable in options else lexicon_env_option(variable)
             for field_id in template_fields(template) & set(fields):
                 feeds.setdefault(field_id, []).append((variable, option, no_log))
             if no_log:
@@ -260,6 +278,7 @@ def test_fields_left_empty_inject_values_the_modules_accept(tmp_path, monkeypatc
         'certflow ACME account': {'directory': 'https://ca.example/directory'},
         'certflow RFC 2136 TSIG key': {'server': 'ns1.example.com', 'key_name': 'certflow', 'key_secret': 'c2VjcmV0'},
         'certflow Alibaba Cloud AccessKey': {'access_key_id': 'LTAI5tExample', 'access_key_secret': 'example-secret'},
+        'certflow dns-lexicon Cloudflare API token': {'auth_token': 'example-cloudflare-token'},
     }
     environment = {}
     for name, inputs in minimal.items():
@@ -277,6 +296,12 @@ def test_fields_left_empty_inject_values_the_modules_accept(tmp_path, monkeypatc
     # empty means unset for the providers: no CA bundle, no EAB, the store's account key, no STS token
     assert not params['acme']['ca_bundle'] and not params['acme']['eab_kid'] and not params['acme']['account_key_content']
     assert not params['aliyun']['security_token']
+    # dns-lexicon's variables: the provider name is taken, the token masked, the empty zone id is unset for lexicon.
+    lexicon = LexiconProvider({'lexicon': {}}, None)
+    assert lexicon.host == 'cloudflare'
+    assert LexiconProvider.secret_values({}) == ['example-cloudflare-token']
+    assert lexicon._config('example.com').resolve('lexicon:cloudflare:zone_id') is None
+    assert lexicon._config('example.com').resolve('lexicon:cloudflare:auth_token') == 'example-cloudflare-token'
 
 
 # --------------------------------------------------------------------------- the jobs

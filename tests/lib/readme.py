@@ -8,9 +8,10 @@ import re
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def readme_block(marker):
-    with open(os.path.join(ROOT, 'README.md'), encoding='utf-8') as handle:
+def readme_block(marker, path='README.md'):
+    """The yaml block after <!-- marker --> in the README (or another page, ``path`` from the repository root)."""
+    with open(os.path.join(ROOT, path), encoding='utf-8') as handle:
         text = handle.read()
     match = re.search(r'<!-- %s -->\n```yaml\n(.*?)```' % re.escape(marker), text, re.S)
-    assert match, 'README has no yaml block after <!-- %s -->' % marker
+    assert match, '%s has no yaml block after <!-- %s -->' % (path, marker)
     return match.group(1)

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Start and stop the real test services (BIND9, nginx, Pebble) on free loopback ports.
+"""Start and stop the real test services (BIND9, PowerDNS, nginx, Pebble) on free loopback ports.
 
 Every service gets its own work directory and its own ports (picked by binding to
 port 0), so several test runs can share one machine. Start-up waits by polling the
@@ -18,6 +18,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 
@@ -436,6 +437,129 @@ def start_web(workdir, webroot=None):
         return server
 
     return _start_with_port_retries(start_once)
+
+
+# --------------------------------------------------------------------------- PowerDNS
+
+PDNS_SCHEMA = '/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql'
+
+
+class PowerDNS:
+    """PowerDNS Authoritative (sqlite3 backend) with its HTTP API: pdns.test, and the sub-zone
+    sub.pdns.test delegated from it, where _acme-challenge.alias.pdns.test points by CNAME."""
+
+    host = HOST
+    zone = 'pdns.test'
+    sub_zone = 'sub.pdns.test'
+    server_id = 'localhost'
+
+    def __init__(self, workdir, port, api_port, api_key, process):
+        self.workdir = workdir
+        self.port = port
+        self.nameserver = '%s:%d' % (HOST, port)
+        self.api_port = api_port
+        self.api_url = 'http://%s:%d' % (HOST, api_port)
+        self.api_key = api_key
+        self.process = process
+        self.log_path = process.log_path
+
+    def api(self, method, path, body=None, expect=(200, 201, 204)):
+        """Call the HTTP API (path below /api/v1/servers/localhost); returns the decoded JSON or None."""
+        response = requests.request(method, '%s/api/v1/servers/%s%s' % (self.api_url, self.server_id, path), json=body,
+                                    headers={'X-API-Key': self.api_key}, timeout=10)
+        if response.status_code not in expect:
+            raise ServiceError('PowerDNS API %s %s: HTTP %d %s' % (method, path, response.status_code, response.text))
+        return response.json() if response.content else None
+
+    def create_zone(self, zone, rrsets=()):
+        self.api('POST', '/zones', {'name': zone + '.', 'kind': 'Native', 'nameservers': ['ns.%s.' % self.zone],
+                                    'rrsets': list(rrsets)})
+
+    def records(self, zone):
+        """Every record of ``zone`` as sorted (name, type, ttl, content) tuples, read through the API;
+        the SOA serial is left out (PowerDNS counts it up on every change made through the API)."""
+        data = self.api('GET', '/zones/%s.' % zone)
+        return sorted((rrset['name'], rrset['type'], rrset['ttl'], _without_serial(rrset['type'], record['content']))
+                      for rrset in data['rrsets'] for record in rrset['records'])
+
+    def set_txt(self, name, values):
+        """Replace the TXT values at ``name`` (an empty list deletes them), through the API."""
+        zone = self.sub_zone if name.rstrip('.').endswith(self.sub_zone) else self.zone
+        rrset = {'name': name.rstrip('.') + '.', 'type': 'TXT', 'ttl': 5, 'changetype': 'REPLACE' if values else 'DELETE',
+                 'records': [{'content': '"%s"' % value, 'disabled': False} for value in values]}
+        self.api('PATCH', '/zones/%s.' % zone, {'rrsets': [rrset]})
+
+    def query_txt(self, name):
+        request = dns.message.make_query(name, dns.rdatatype.TXT)
+        response, _used_tcp = dns.query.udp_with_fallback(request, HOST, port=self.port, timeout=2.0)
+        return [b''.join(rdata.strings).decode('utf-8') for rrset in response.answer if rrset.rdtype == dns.rdatatype.TXT
+                for rdata in rrset]
+
+    def _answers(self):
+        try:
+            return requests.get('%s/api/v1/servers/%s' % (self.api_url, self.server_id), headers={'X-API-Key': self.api_key},
+                                timeout=1.0).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def stop(self):
+        self.process.stop()
+
+
+def _without_serial(rtype, content):
+    if rtype != 'SOA':
+        return content
+    fields = content.split()
+    return ' '.join(fields[:2] + ['<serial>'] + fields[3:])
+
+
+def _rrset(name, rtype, *contents):
+    return {'name': name, 'type': rtype, 'ttl': 5, 'records': [{'content': c, 'disabled': False} for c in contents]}
+
+
+def start_powerdns(workdir):
+    """Start pdns_server on free loopback ports (DNS and the HTTP API, a random API key), its
+    sqlite database and config in ``workdir``, and create the test zones through the API."""
+    pdns = _which('pdns_server')
+    workdir = os.path.abspath(workdir)
+    os.makedirs(workdir, exist_ok=True)
+    api_key = secrets.token_urlsafe(24)
+
+    def start_once():
+        database = os.path.join(workdir, 'pdns.sqlite3')
+        if os.path.exists(database):
+            os.unlink(database)
+        with open(PDNS_SCHEMA) as handle, sqlite3.connect(database) as connection:
+            connection.executescript(handle.read())
+        connection.close()
+        with open(os.path.join(workdir, 'pdns.conf'), 'w') as handle:
+            handle.write('# all settings on the command line\n')
+        port, api_port = free_port(udp_too=True), free_port()
+        argv = [pdns, '--config-dir=' + workdir, '--socket-dir=' + workdir, '--daemon=no', '--guardian=no',
+                '--disable-syslog=yes', '--write-pid=no', '--local-address=%s' % HOST, '--local-port=%d' % port,
+                '--launch=gsqlite3', '--gsqlite3-database=' + database, '--api=yes', '--api-key=' + api_key,
+                '--webserver=yes', '--webserver-address=%s' % HOST, '--webserver-port=%d' % api_port,
+                '--webserver-allow-from=127.0.0.0/8',
+                # No caches: a record changed through the API is answered at once.
+                '--cache-ttl=0', '--negquery-cache-ttl=0', '--query-cache-ttl=0', '--zone-cache-refresh-interval=0']
+        process = _Process('pdns_server', argv, workdir, os.path.join(workdir, 'pdns.log'))
+        server = PowerDNS(workdir, port, api_port, api_key, process)
+        process.wait_ready(server._answers, fatal_log_markers=('Address already in use', 'Unable to bind'))
+        return server
+
+    server = _start_with_port_retries(start_once)
+    try:
+        zone, sub = PowerDNS.zone, PowerDNS.sub_zone
+        server.create_zone(zone, [
+            _rrset('ns.%s.' % zone, 'A', HOST),
+            _rrset('%s.' % sub, 'NS', 'ns.%s.' % zone),
+            _rrset('_acme-challenge.alias.%s.' % zone, 'CNAME', '_acme-challenge.alias.%s.' % sub),
+        ])
+        server.create_zone(sub)
+    except BaseException:
+        server.stop()
+        raise
+    return server
 
 
 # --------------------------------------------------------------------------- Pebble

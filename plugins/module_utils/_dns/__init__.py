@@ -14,8 +14,9 @@ def _load():
     # One line per provider, imported on first use (see ProviderRegistry).
     from ansible_collections.certflow.ssl.plugins.module_utils._dns.rfc2136 import Rfc2136Provider
     from ansible_collections.certflow.ssl.plugins.module_utils._dns.alidns import AlidnsProvider
+    from ansible_collections.certflow.ssl.plugins.module_utils._dns.dns_lexicon import LexiconProvider
     from ansible_collections.certflow.ssl.plugins.module_utils._dns.manual import ManualProvider
-    return (Rfc2136Provider, AlidnsProvider, ManualProvider)
+    return (Rfc2136Provider, AlidnsProvider, LexiconProvider, ManualProvider)
 
 
 DNS_PROVIDERS = ProviderRegistry('dns_provider', 'rfc2136', _load)
