@@ -105,7 +105,10 @@ def test_builder_create_makes_a_complete_build_context(ee):
         'ansible-galaxy collection install $ANSIBLE_GALAXY_CLI_COLLECTION_OPTS -r requirements.yml --collections-path "/usr/share/ansible/collections"',
         'FROM base AS builder',
         'COPY --from=galaxy /usr/share/ansible /usr/share/ansible',
-        'RUN $PYCMD /output/scripts/introspect.py introspect --write-bindep=/tmp/src/bindep.txt --write-pip=/tmp/src/requirements.txt',
+        # the definition's own Python requirements (dns-lexicon) merged with what introspection finds
+        'COPY _build/requirements.txt requirements.txt',
+        'RUN $PYCMD /output/scripts/introspect.py introspect --user-pip=requirements.txt --write-bindep=/tmp/src/bindep.txt '
+        '--write-pip=/tmp/src/requirements.txt',
         'RUN /output/scripts/assemble',
         'FROM base AS final',
         'RUN /output/scripts/install-from-bindep',
@@ -117,6 +120,8 @@ def test_builder_create_makes_a_complete_build_context(ee):
         position = found + len(step)
     assert 'ARG EE_BASE_IMAGE="%s"' % ee['definition']['images']['base_image']['name'] in containerfile
     assert 'ansible-core>=2.15' in containerfile and 'ansible-runner' in containerfile
+    # the optional dns-lexicon (dns_provider: lexicon) goes into the image through the definition
+    assert 'dns-lexicon>=3.25,<3.26' in (build / 'requirements.txt').read_text().splitlines()
 
 
 def test_introspection_finds_the_collections_python_and_system_requirements(ee):
