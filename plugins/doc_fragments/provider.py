@@ -67,7 +67,7 @@ options:
           - Ask the CA when to renew (ACME Renewal Information, RFC 9773) when its directory offers C(renewalInfo), and
             name the certificate a renewal replaces. The answer is kept in the store until its C(Retry-After).
           - When false, or when the CA offers no renewal information or a broken answer (a warning),
-            the lifetime rule C(renew_before_fraction) decides. Falls back to E(CERTFLOW_ACME_ARI).
+            the lifetime rule C(renew_before_ratio) decides. Falls back to E(CERTFLOW_ACME_ARI).
         type: bool
         default: true
   aliyun:

@@ -380,20 +380,20 @@ def _describe(cert):
     return "'%s'" % (subject or 'serial %s' % cert_serial_hex(cert))
 
 
-DEFAULT_RENEW_BEFORE_FRACTION = 1.0 / 3
+DEFAULT_RENEW_BEFORE_RATIO = 1.0 / 3
 
 
-def renewal_by_lifetime(not_before, not_after, renew_before_days=None, renew_before_fraction=None):
+def renewal_by_lifetime(not_before, not_after, renew_before_days=None, renew_before_ratio=None):
     """(renewal_time, renewal_source) without the CA's advice: ``renew_before_days``
-    before expiry when set, else when ``renew_before_fraction`` of the lifetime
+    before expiry when set, else when ``renew_before_ratio`` of the lifetime
     is left (a third by default), so that 6-day and 90-day certificates both renew in time."""
     if renew_before_days is not None:
-        return not_after - datetime.timedelta(days=renew_before_days), 'renew_before_days'
-    fraction = DEFAULT_RENEW_BEFORE_FRACTION if renew_before_fraction is None else renew_before_fraction
-    return not_after - (not_after - not_before) * fraction, 'lifetime'
+        return not_after - datetime.timedelta(days=renew_before_days), 'days'
+    ratio = DEFAULT_RENEW_BEFORE_RATIO if renew_before_ratio is None else renew_before_ratio
+    return not_after - (not_after - not_before) * ratio, 'ratio'
 
 
-def cert_summary(cert, renew_before_days=None, now=None, renew_before_fraction=None):
+def cert_summary(cert, renew_before_days=None, now=None, renew_before_ratio=None):
     """Facts about one certificate (the keys of the cert_info return value).
 
     ``days_remaining`` is floor((not_after - now) / 1 day), negative once expired;
@@ -404,7 +404,7 @@ def cert_summary(cert, renew_before_days=None, now=None, renew_before_fraction=N
     not_after = cert.not_valid_after_utc
     remaining = not_after - now
     renewal_time, renewal_source = renewal_by_lifetime(cert.not_valid_before_utc, not_after, renew_before_days,
-                                                       renew_before_fraction)
+                                                       renew_before_ratio)
     san = _extension(cert, x509.SubjectAlternativeName)
     domains = [name.lower() for name in san.get_values_for_type(x509.DNSName)] if san else []
     ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] if san else []
@@ -419,7 +419,7 @@ def cert_summary(cert, renew_before_days=None, now=None, renew_before_fraction=N
                 crl_urls.append(name.value)
     constraints = _extension(cert, x509.BasicConstraints)
     common_names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return {
+    summary = {
         'subject': cert.subject.rfc4514_string(),
         'issuer': cert.issuer.rfc4514_string(),
         'common_name': str(common_names[0].value) if common_names else '',
@@ -443,6 +443,17 @@ def cert_summary(cert, renew_before_days=None, now=None, renew_before_fraction=N
         'is_ca': bool(constraints and constraints.ca),
         'self_signed': cert.issuer == cert.subject,
     }
+    summary['renewal'] = renewal_view(summary)
+    return summary
+
+
+def renewal_view(summary):
+    """The ``renewal`` object of a summary, built from its flat renewal fields:
+    ``source`` (ari, ratio, days), ``window_start``, ``window_end`` (the CA's
+    suggested window, or null), ``renew_at`` and ``explanation_url``."""
+    window = summary.get('renewal_window') or {}
+    return {'source': summary.get('renewal_source'), 'window_start': window.get('start'), 'window_end': window.get('end'),
+            'renew_at': summary.get('renewal_time'), 'explanation_url': summary.get('explanation_url')}
 
 
 def _validity_problem(cert, role, now):

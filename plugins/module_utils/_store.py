@@ -117,7 +117,7 @@ _ORDER_FIELDS = {
     'provider': (str,), 'name': (str,), 'validation': _TEXT, 'csr': _TEXT, 'error': _TEXT, 'serial': _TEXT,
     'own_key': (bool,), 'created_at': _TEXT, 'updated_at': _TEXT, 'provider_data': (dict, type(None)),
     'profile': _TEXT, 'certificate_profile': _TEXT,
-    'renew_before_days': (int, type(None)), 'renew_before_fraction': (float, int, type(None)),
+    'renew_before_days': (int, type(None)), 'renew_before_ratio': (float, int, type(None)),
 }
 _CHALLENGE_TEXT = ('domain', 'type', 'record_name', 'record_type', 'record_value', 'file_path', 'file_content', 'url',
                    'status', 'error')
@@ -138,11 +138,11 @@ def _order_problem(order):
             return '%r must be %s, found %s' % (field, ' or '.join(_JSON_TYPES[t] for t in types), _kind(order[field]))
     if order.get('status') not in STATUSES:
         return "'status' must be one of %s, found %r" % (', '.join(STATUSES), order.get('status'))
-    days, fraction = order.get('renew_before_days'), order.get('renew_before_fraction')
+    days, ratio = order.get('renew_before_days'), order.get('renew_before_ratio')
     if isinstance(days, bool) or (days is not None and days < 0):
         return "'renew_before_days' must be a number of days (0 or more), found %r" % (days,)
-    if isinstance(fraction, bool) or (fraction is not None and not 0 < fraction < 1):
-        return "'renew_before_fraction' must be a share of the lifetime between 0 and 1, found %r" % (fraction,)
+    if isinstance(ratio, bool) or (ratio is not None and not 0 < ratio < 1):
+        return "'renew_before_ratio' must be a share of the lifetime between 0 and 1, found %r" % (ratio,)
     order_id = order.get('order_id')
     if order_id is not None and not (isinstance(order_id, str) and _ORDER_ID_RE.fullmatch(order_id)):
         return "'order_id' %r is neither a CA's http(s) URL nor a plain id (letters, digits, '.', '_', '-')" % (order_id,)

@@ -53,9 +53,9 @@ options:
     description:
       - A certificate expiring within this many days is reported with RV(needs_renewal=true).
       - When unset, the CA's suggested window decides for a certificate of the store (ACME Renewal Information,
-        asked with the O(acme) settings when they reach the CA that issued it, else as last kept), else O(renew_before_fraction).
+        asked with the O(acme) settings when they reach the CA that issued it, else as last kept), else O(renew_before_ratio).
     type: int
-  renew_before_fraction:
+  renew_before_ratio:
     description: Without the CA's advice, report RV(needs_renewal=true) once less than this share of the lifetime is left (default one third).
     type: float
   check_revocation:
@@ -139,11 +139,13 @@ needs_renewal:
 renewal_time:
   description:
     - When it is due (ISO 8601 UTC) - a random moment of the CA's RV(renewal_window), kept in the store so that it
-      stays the same between runs; else when O(renew_before_fraction) of the lifetime is left, or O(renew_before_days) before expiry.
+      stays the same between runs; else when O(renew_before_ratio) of the lifetime is left, or O(renew_before_days) before expiry.
   returned: when one certificate is described
   type: str
 renewal_source:
-  description: What set RV(renewal_time) - V(ari), V(lifetime) or V(renew_before_days).
+  description:
+    - What set RV(renewal_time) - V(ari) (the CA's suggested window), V(ratio) (O(renew_before_ratio) of the lifetime)
+      or V(days) (O(renew_before_days)).
   returned: when one certificate is described
   type: str
 renewal_window:
@@ -161,6 +163,28 @@ explanation_url:
   description: Where the CA explains its window (for example after an incident), or null.
   returned: when one certificate is described
   type: str
+renewal:
+  description:
+    - When the certificate is due and what decided it, as one object.
+    - The same facts as the flat C(renewal_time), C(renewal_source), C(renewal_window) and C(explanation_url).
+  returned: when one certificate is described
+  type: dict
+  contains:
+    source:
+      description: V(ari) (the CA's suggested window), V(ratio) (a share of the lifetime left) or V(days) (days before expiry).
+      type: str
+    window_start:
+      description: Start of the CA's suggested window (ISO 8601 UTC), or null without one.
+      type: str
+    window_end:
+      description: End of the CA's suggested window (ISO 8601 UTC), or null without one.
+      type: str
+    renew_at:
+      description: When it is due (ISO 8601 UTC); inside the window, a moment kept so that every run agrees.
+      type: str
+    explanation_url:
+      description: Where the CA explains its window, or null.
+      type: str
 domains:
   description: DNS names (ASCII).
   returned: when one certificate is described
@@ -240,7 +264,7 @@ def main():
         server_name=dict(type='str'),
         private_key_src=dict(type='path', no_log=False),
         renew_before_days=dict(type='int'),
-        renew_before_fraction=dict(type='float'),
+        renew_before_ratio=dict(type='float'),
         check_revocation=dict(type='str', choices=['none', 'ocsp', 'crl'], default='none'),
         ca_bundle=dict(type='path'),
     )

@@ -16,7 +16,7 @@ description:
     needs to see to validate each name (a TXT record or a file).
   - Idempotent; a certificate that is current and not due for renewal is left alone,
     and an order that is still pending is resumed rather than created twice.
-  - Renews a certificate when it is due (the CA's suggested window, else O(renew_before_fraction) of its lifetime,
+  - Renews a certificate when it is due (the CA's suggested window, else O(renew_before_ratio) of its lifetime,
     or O(renew_before_days) when set); the current files are only replaced once the
     new certificate is issued (see M(certflow.ssl.cert_validate)).
   - Unicode (internationalized) domain names are converted to Punycode (UTS 46) and returned both ways.
@@ -138,9 +138,9 @@ options:
     description:
       - Renew a certificate when it expires within this many days.
       - When unset, the CA's suggested window decides (ACME Renewal Information, see O(acme.ari)), else
-        O(renew_before_fraction).
+        O(renew_before_ratio).
     type: int
-  renew_before_fraction:
+  renew_before_ratio:
     description:
       - Without the CA's advice (and without O(renew_before_days)), renew when less than this share of the
         certificate's lifetime is left, so 6-day and 90-day certificates both renew in time.
@@ -319,8 +319,8 @@ certificates:
       type: str
     renewal_source:
       description:
-        - What set RV(certificates[].renewal_time) - V(ari) (the CA's suggested window), V(lifetime)
-          (O(renew_before_fraction)) or V(renew_before_days).
+        - What set RV(certificates[].renewal_time) - V(ari) (the CA's suggested window), V(ratio)
+          (O(renew_before_ratio) of the lifetime) or V(days) (O(renew_before_days)).
       type: str
     renewal_window:
       description: The CA's suggested renewal window C({start, end}) (ISO 8601 UTC), or null without one.
@@ -328,6 +328,11 @@ certificates:
     explanation_url:
       description: Where the CA explains its suggested window (for example after an incident), or null.
       type: str
+    renewal:
+      description:
+        - When the certificate is due and what decided it, as one object C({source, window_start, window_end, renew_at,
+          explanation_url}); see RV(certflow.ssl.cert_info#module:renewal).
+      type: dict
     paths:
       description: Where the files are (or will be) in the store.
       type: dict
@@ -384,7 +389,7 @@ CERTIFICATE_OPTIONS = dict(
                                            state=dict(type='str'), city=dict(type='str'), address=dict(type='str'))),
     quick_issue=dict(type='bool', default=True),
     renew_before_days=dict(type='int'),
-    renew_before_fraction=dict(type='float'),
+    renew_before_ratio=dict(type='float'),
     force=dict(type='bool', default=False),
 )
 

@@ -218,10 +218,13 @@ certificates:
       description:
         - When the installed certificate is due for renewal (ISO 8601 UTC); see M(certflow.ssl.cert_info).
         - By the rule M(certflow.ssl.cert_request) was given for the order (O(certflow.ssl.cert_request#module:renew_before_days),
-          O(certflow.ssl.cert_request#module:renew_before_fraction)) when the CA gives no advice.
+          O(certflow.ssl.cert_request#module:renew_before_ratio)) when the CA gives no advice.
       type: str
     renewal_source:
-      description: What set RV(certificates[].renewal_time) - V(ari), V(lifetime) or V(renew_before_days).
+      description:
+        - What set RV(certificates[].renewal_time) - V(ari) (the CA's suggested window),
+          V(ratio) (O(certflow.ssl.cert_request#module:renew_before_ratio) of the lifetime)
+          or V(days) (O(certflow.ssl.cert_request#module:renew_before_days)).
       type: str
     renewal_window:
       description: The CA's suggested renewal window C({start, end}), asked right after issuance, or null.
@@ -229,6 +232,11 @@ certificates:
     explanation_url:
       description: Where the CA explains its window, or null.
       type: str
+    renewal:
+      description:
+        - When the certificate is due and what decided it, as one object C({source, window_start, window_end, renew_at,
+          explanation_url}); see RV(certflow.ssl.cert_info#module:renewal).
+      type: dict
     paths:
       description: Paths of privkey, cert, chain and fullchain in the store.
       type: dict

@@ -221,10 +221,10 @@ def test_a_broken_answer_falls_back_to_the_lifetime_with_a_warning(pebble_six_da
     retry_after_elapsed(values)
     kept = cycle(values).assert_ok()
     entry = requested(kept)
-    assert entry['action'] == 'none' and entry['renewal_source'] == 'lifetime' and entry['renewal_window'] is None
+    assert entry['action'] == 'none' and entry['renewal_source'] == 'ratio' and entry['renewal_window'] is None
     assert any(problem in w and 'lifetime rule' in w for w in entry.get('warnings', [])), entry
     # The lifetime rule decides meanwhile: with (almost) all of the lifetime as the margin it renews.
-    renewed = cycle(dict(values, renew_before_fraction=0.9999999)).assert_ok()
+    renewed = cycle(dict(values, renew_before_ratio=0.9999999)).assert_ok()
     assert requested(renewed)['action'] == 'renew'
 
 
@@ -232,7 +232,7 @@ def test_ari_false_uses_the_lifetime_rule(pebble_six_days, acme_vars):
     values = _vars(acme_vars, pebble_six_days, 'arioff', ari=False)
     gets = renewal_info_gets(pebble_six_days)
     first = info(cycle(values).assert_ok())
-    assert first['renewal_source'] == 'lifetime' and first['renewal_window'] is None
+    assert first['renewal_source'] == 'ratio' and first['renewal_window'] is None
     not_before, not_after = parse(first['not_before']), parse(first['not_after'])
     expected = not_after - (not_after - not_before) / 3
     assert abs((parse(first['renewal_time']) - expected).total_seconds()) <= 1
@@ -242,8 +242,8 @@ def test_ari_false_uses_the_lifetime_rule(pebble_six_days, acme_vars):
     assert requested(second)['action'] == 'none'
     assert renewal_info_gets(pebble_six_days) == gets
     before = replacements(pebble_six_days)
-    renewed = cycle(dict(values, renew_before_fraction=0.9999999)).assert_ok()
-    assert requested(renewed)['action'] == 'renew' and requested(renewed)['renewal_source'] == 'lifetime'
+    renewed = cycle(dict(values, renew_before_ratio=0.9999999)).assert_ok()
+    assert requested(renewed)['action'] == 'renew' and requested(renewed)['renewal_source'] == 'ratio'
     assert replacements(pebble_six_days) == before, 'ari: false sends no replaces either'
 
 
@@ -255,9 +255,9 @@ def test_ninety_days_not_renewed_early_and_renew_before_days_still_works(service
     assert parse(first['renewal_window']['start']) > datetime.datetime.now(UTC) + datetime.timedelta(days=55)
     assert requested(cycle(values).assert_ok())['action'] == 'none'
     not_yet = requested(cycle(dict(values, renew_before_days=89)).assert_ok())
-    assert not_yet['action'] == 'none' and not_yet['renewal_source'] == 'renew_before_days'
+    assert not_yet['action'] == 'none' and not_yet['renewal_source'] == 'days'
     renewed = cycle(dict(values, renew_before_days=90)).assert_ok()
-    assert requested(renewed)['action'] == 'renew' and requested(renewed)['renewal_source'] == 'renew_before_days'
+    assert requested(renewed)['action'] == 'renew' and requested(renewed)['renewal_source'] == 'days'
     assert info(renewed)['serial'] != first['serial']
 
 
@@ -278,6 +278,8 @@ def test_the_renewal_page_example_runs_against_pebble(services, store_dir, tmp_p
     first = run_playbook(str(example), extra, env=env).assert_ok()
     due = first.task('When is it due, and who said so')['result']
     assert due['renewal_source'] == 'ari' and due['renewal_window'] and due['needs_renewal'] is False
+    assert due['renewal'] == {'source': 'ari', 'window_start': due['renewal_window']['start'],
+                              'window_end': due['renewal_window']['end'], 'renew_at': due['renewal_time'], 'explanation_url': None}
     again = run_playbook(str(example), extra, env=env).assert_ok()
     assert again.task('Keep it, or renew it inside the CA\'s window')['result']['certificates'][0]['action'] == 'none'
     assert again.task('When is it due, and who said so')['result']['renewal_time'] == due['renewal_time']

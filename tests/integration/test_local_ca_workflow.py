@@ -112,8 +112,8 @@ def test_quota_exhaustion(local_vars):
 
 
 @pytest.mark.parametrize('rule,expected_source,days_before', [
-    ({'renew_before_days': 30}, 'renew_before_days', 30),
-    ({'renew_before_fraction': 0.5}, 'lifetime', 45),
+    ({'renew_before_days': 30}, 'days', 30),
+    ({'renew_before_ratio': 0.5}, 'ratio', 45),
 ])
 def test_cert_validate_reports_renewal_by_the_rule_cert_request_was_given(local_vars, rule, expected_source, days_before):
     name = 'rule-%s' % expected_source.replace('_', '-')

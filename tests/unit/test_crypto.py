@@ -477,7 +477,11 @@ def test_cert_summary_every_key(pki):
     info = _crypto.cert_summary(cert, renew_before_days=30, now=NOW)
     assert set(info) == {'subject', 'issuer', 'common_name', 'serial', 'fingerprints', 'not_before', 'not_after', 'days_remaining',
                          'expired', 'needs_renewal', 'domains', 'domains_unicode', 'ip_addresses', 'key_type', 'ocsp_urls',
-                         'crl_urls', 'is_ca', 'self_signed', 'renewal_time', 'renewal_source', 'renewal_window', 'explanation_url'}
+                         'crl_urls', 'is_ca', 'self_signed', 'renewal_time', 'renewal_source', 'renewal_window', 'explanation_url',
+                         'renewal'}
+    assert info['renewal'] == {'source': 'days', 'window_start': None, 'window_end': None,
+                               'renew_at': '2026-10-28T01:02:03Z', 'explanation_url': None}
+    assert info['renewal_time'] == info['renewal']['renew_at']
     assert info['subject'] == 'CN=中国.example'
     assert info['common_name'] == '中国.example'
     assert info['issuer'] == 'CN=Test Intermediate'

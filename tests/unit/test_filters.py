@@ -86,7 +86,7 @@ def test_cert_info_filter(cert_pem):
     assert info == _crypto.cert_summary(cert_pem)
     assert info['serial'] == 'abcdef'
     assert info['days_remaining'] == 20
-    assert info['renewal_source'] == 'lifetime'              # no renew_before_days: a third of the lifetime
+    assert info['renewal_source'] == 'ratio'              # no renew_before_days: a third of the lifetime
     assert cert_info_plugin.cert_info(cert_pem, renew_before_days=30)['needs_renewal'] is True    # 20 days left
     assert info['domains'] == ['xn--fiqs8s.example', 'www.example.com']
     assert info['domains_unicode'] == ['中国.example', 'www.example.com']

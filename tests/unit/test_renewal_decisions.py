@@ -84,6 +84,9 @@ def test_window_time_is_picked_once_and_kept_until_retry_after(tmp_path):
     first = advise(store, pem, ca)
     assert first['renewal_source'] == 'ari' and first['needs_renewal'] is False
     assert NOW + 50 * DAY <= datetime.datetime.fromisoformat(first['renewal_time'].replace('Z', '+00:00')) <= NOW + 52 * DAY
+    assert first['renewal'] == {'source': 'ari', 'window_start': first['renewal_window']['start'],
+                                'window_end': first['renewal_window']['end'], 'renew_at': first['renewal_time'],
+                                'explanation_url': None}
     assert advise(store, pem, ca, now=NOW + datetime.timedelta(minutes=59))['renewal_time'] == first['renewal_time']
     assert ca.asked == 1, 'not asked again within Retry-After'
     assert advise(store, pem, ca, now=NOW + 2 * DAY)['renewal_time'] == first['renewal_time']
@@ -105,7 +108,7 @@ def test_broken_answer_warns_and_the_lifetime_decides(tmp_path):
     store, pem, warnings = Store(str(tmp_path)), certificate(days=6), []
     ca = FakeCA(None, None, error='the renewal information from X is not usable: no suggestedWindow')
     result = advise(store, pem, ca, now=NOW + 4 * DAY + datetime.timedelta(hours=1), warn=warnings.append)
-    assert result['renewal_source'] == 'lifetime' and result['needs_renewal'] is True      # a third of 6 days is left
+    assert result['renewal_source'] == 'ratio' and result['needs_renewal'] is True      # a third of 6 days is left
     assert 'no suggestedWindow' in warnings[0] and 'lifetime rule' in warnings[0]
     advise(store, pem, ca, now=NOW + 4 * DAY + datetime.timedelta(hours=2), warn=warnings.append)
     assert ca.asked == 1, 'a broken answer is not asked for again for six hours'
@@ -114,9 +117,9 @@ def test_broken_answer_warns_and_the_lifetime_decides(tmp_path):
 def test_what_skips_the_question(tmp_path):
     store, ca = Store(str(tmp_path)), FakeCA(NOW, NOW + DAY)
     summary = _crypto.cert_summary(certificate(), renew_before_days=30, now=NOW)
-    assert renewal.advise(store, 'ari', summary, None, ca, renew_before_days=30, now=NOW)['renewal_source'] == 'renew_before_days'
+    assert renewal.advise(store, 'ari', summary, None, ca, renew_before_days=30, now=NOW)['renewal_source'] == 'days'
     expired = certificate(days=1, not_before=NOW - 2 * DAY)
-    assert advise(store, expired, ca)['renewal_source'] == 'lifetime'
+    assert advise(store, expired, ca)['renewal_source'] == 'ratio'
     assert ca.asked == 0
     pem = certificate()
     advise(store, pem, ca)
@@ -132,9 +135,9 @@ def test_check_mode_keeps_nothing(tmp_path):
 
 
 @pytest.mark.parametrize('fraction', [0, 1, 1.5, -0.1])
-def test_renew_before_fraction_bounds(fraction):
-    with pytest.raises(CertflowError, match='renew_before_fraction must be between 0 and 1'):
-        CertificateRequest({'domains': ['a.example'], 'renew_before_fraction': fraction})
+def test_renew_before_ratio_bounds(fraction):
+    with pytest.raises(CertflowError, match='renew_before_ratio must be between 0 and 1'):
+        CertificateRequest({'domains': ['a.example'], 'renew_before_ratio': fraction})
 
 
 @pytest.mark.parametrize('days, left, due', [(6, 2.1, False), (6, 1.9, True), (45, 15.1, False), (45, 14.9, True),
@@ -142,4 +145,4 @@ def test_renew_before_fraction_bounds(fraction):
 def test_a_third_of_the_lifetime(days, left, due):
     pem = certificate(days=days, not_before=NOW - (days - left) * DAY)
     summary = _crypto.cert_summary(pem, now=NOW)
-    assert summary['renewal_source'] == 'lifetime' and summary['needs_renewal'] is due
+    assert summary['renewal_source'] == 'ratio' and summary['needs_renewal'] is due

@@ -27,7 +27,7 @@ ROLES = sorted(os.path.basename(path) for path in glob.glob(os.path.join(ROOT, '
 # A name goes here only on purpose: it is public interface of every role that lists it.
 _CERTIFICATE_SETTINGS = (
     'certflow_certificates', 'certflow_provider', 'certflow_acme', 'certflow_aliyun', 'certflow_local_ca',
-    'certflow_timeout', 'certflow_validation', 'certflow_key_type', 'certflow_renew_before_days', 'certflow_renew_before_fraction',
+    'certflow_timeout', 'certflow_validation', 'certflow_key_type', 'certflow_renew_before_days', 'certflow_renew_before_ratio',
     'certflow_product', 'certflow_contact', 'certflow_company', 'certflow_dns_provider', 'certflow_rfc2136',
     'certflow_alidns', 'certflow_nameservers', 'certflow_propagation_timeout', 'certflow_http_check_port',
     'certflow_precheck',

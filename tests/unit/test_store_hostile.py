@@ -197,8 +197,8 @@ BAD_ORDERS = [
     ('renew-days-string', dict(ORDER, renew_before_days='30'), "'renew_before_days' must be a number"),
     ('renew-days-negative', dict(ORDER, renew_before_days=-5), "'renew_before_days' must be a number of days (0 or more)"),
     ('renew-days-bool', dict(ORDER, renew_before_days=True), "'renew_before_days' must be a number of days"),
-    ('renew-fraction-one', dict(ORDER, renew_before_fraction=1), "'renew_before_fraction' must be a share of the lifetime"),
-    ('renew-fraction-text', dict(ORDER, renew_before_fraction='0.5'), "'renew_before_fraction' must be a number"),
+    ('renew-fraction-one', dict(ORDER, renew_before_ratio=1), "'renew_before_ratio' must be a share of the lifetime"),
+    ('renew-fraction-text', dict(ORDER, renew_before_ratio='0.5'), "'renew_before_ratio' must be a number"),
 ]
 
 

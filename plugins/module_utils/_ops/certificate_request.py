@@ -90,9 +90,9 @@ class CertificateRequest:
         self.product = options.get('product')
         self.contact = options.get('contact') or {}
         self.company = options.get('company') or {}
-        # None: the CA's advice (ARI) decides, else the lifetime fraction (see _ops/renewal.py)
+        # None: the CA's advice (ARI) decides, else the lifetime ratio (see _ops/renewal.py)
         self.renew_before_days = options.get('renew_before_days')
-        self.renew_before_fraction = renew_before_fraction(options)
+        self.renew_before_ratio = renew_before_ratio(options)
         self.force = bool(options.get('force'))
         self.submit = options.get('quick_issue', True) is not False     # quick_issue: false keeps a new order with us
         self.reuse_key = bool(options.get('reuse_key'))
@@ -101,7 +101,7 @@ class CertificateRequest:
     def renewal_rule(self):
         """The renewal rule asked for, kept with the order so that cert_validate
         reports the new certificate's renewal time by the same rule."""
-        return {'renew_before_days': self.renew_before_days, 'renew_before_fraction': self.renew_before_fraction}
+        return {'renew_before_days': self.renew_before_days, 'renew_before_ratio': self.renew_before_ratio}
 
     @property
     def key_pem(self):
@@ -142,12 +142,12 @@ def _profile_of(value):
     return value
 
 
-def renew_before_fraction(options):
-    """The ``renew_before_fraction`` option checked (0 < x < 1), or None when unset."""
-    fraction = options.get('renew_before_fraction')
-    if fraction is not None and not 0 < fraction < 1:
-        raise CertflowError('renew_before_fraction must be between 0 and 1 (a share of the lifetime), not %r' % (fraction,))
-    return fraction
+def renew_before_ratio(options):
+    """The ``renew_before_ratio`` option checked (0 < x < 1), or None when unset."""
+    ratio = options.get('renew_before_ratio')
+    if ratio is not None and not 0 < ratio < 1:
+        raise CertflowError('renew_before_ratio must be between 0 and 1 (a share of the lifetime), not %r' % (ratio,))
+    return ratio
 
 
 def _read_option(options, content_option, path_option, what):

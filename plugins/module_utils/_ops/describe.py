@@ -16,13 +16,13 @@ from ansible_collections.certflow.ssl.plugins.module_utils._ops import revocatio
 
 
 def describe(pem, renew_before_days=None, key_pem=None, roots_pem=None, check_revocation='none', ca_bundle=None,
-             revocation_lookup=None, renew_before_fraction=None):
+             revocation_lookup=None, renew_before_ratio=None):
     """Summary of the first certificate of ``pem`` (PEM text, or certificates
     already loaded), its chain (the rest of ``pem``) checked, the key compared
     and revocation looked up when asked."""
     certs = _crypto.load_certificates(pem)
     leaf, chain = certs[0], certs[1:]
-    info = _crypto.cert_summary(leaf, renew_before_days=renew_before_days, renew_before_fraction=renew_before_fraction)
+    info = _crypto.cert_summary(leaf, renew_before_days=renew_before_days, renew_before_ratio=renew_before_ratio)
     roots = _crypto.load_certificates(roots_pem) if roots_pem else None
     ok, reason = _crypto.verify_chain(leaf, chain, roots=roots)
     info['chain_valid'] = ok

@@ -11,7 +11,7 @@ from ansible_collections.certflow.ssl.plugins.module_utils._ca import CA_PROVIDE
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, read_file
 from ansible_collections.certflow.ssl.plugins.module_utils._ops import describe as _inspect
 from ansible_collections.certflow.ssl.plugins.module_utils._ops import renewal as _renewal
-from ansible_collections.certflow.ssl.plugins.module_utils._ops.certificate_request import renew_before_fraction
+from ansible_collections.certflow.ssl.plugins.module_utils._ops.certificate_request import renew_before_ratio
 from ansible_collections.certflow.ssl.plugins.module_utils._run import Run
 
 
@@ -47,7 +47,7 @@ def info(params):
     run = Run(params)
     try:
         common = dict(renew_before_days=params['renew_before_days'], check_revocation=params['check_revocation'],
-                      ca_bundle=params.get('ca_bundle'), renew_before_fraction=renew_before_fraction(params))
+                      ca_bundle=params.get('ca_bundle'), renew_before_ratio=renew_before_ratio(params))
         roots = read_file(params['ca_bundle'], 'CA bundle') if params.get('ca_bundle') else None
         key_pem = read_file(params['private_key_src'], 'private key') if params.get('private_key_src') else None
         if params.get('path') or params.get('content'):

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """When a stored certificate is due for renewal: the CA's suggested window
 (ACME Renewal Information) when the CA that issued it gives one, else its
-lifetime (``renew_before_fraction``), or ``renew_before_days`` when set.
+lifetime (``renew_before_ratio``), or ``renew_before_days`` when set.
 
 The CA's answer is kept in the certificate's ``renewal.json`` with the time
 picked inside the window and when the CA may be asked again (its
@@ -17,6 +17,7 @@ import datetime
 import random
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from ansible_collections.certflow.ssl.plugins.module_utils._ca import CA_PROVIDERS
 from ansible_collections.certflow.ssl.plugins.module_utils._ca.base import CAProvider
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
@@ -119,6 +120,7 @@ def advise(store, name, summary, cert, provider, renew_before_days=None, now=Non
         return summary
     summary.update(renewal_window=dict(record['window']), renewal_time=_iso(renewal_time), renewal_source='ari',
                    needs_renewal=now >= renewal_time, explanation_url=record.get('explanation_url'))
+    summary['renewal'] = _crypto.renewal_view(summary)
     return summary
 
 

@@ -76,7 +76,7 @@ def _request(run, request):
     store = run.store
     name = request.name
     force = request.force
-    summary = current_certificate(store, name, request.renew_before_days, request.renew_before_fraction)
+    summary = current_certificate(store, name, request.renew_before_days, request.renew_before_ratio)
     order = store.load_order(name)
     entry = request.entry_fields()
     if summary and not force:

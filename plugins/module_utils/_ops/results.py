@@ -21,14 +21,14 @@ def public_challenges(order):
     return result
 
 
-def current_certificate(store, name, renew_before_days=None, renew_before_fraction=None):
+def current_certificate(store, name, renew_before_days=None, renew_before_ratio=None):
     """Summary of the certificate in the store (the lifetime rule applied, see
     _ops/renewal.py for the CA's advice), or None when there is none."""
     pem = store.read(name, 'cert')
     if not pem:
         return None
     return _crypto.cert_summary(_crypto.load_certificate(pem), renew_before_days=renew_before_days,
-                                renew_before_fraction=renew_before_fraction)
+                                renew_before_ratio=renew_before_ratio)
 
 
 def certificate_entry(spec, store, status, order=None, summary=None, changed=False, **extra):
@@ -47,6 +47,7 @@ def certificate_entry(spec, store, status, order=None, summary=None, changed=Fal
         'renewal_source': summary['renewal_source'] if summary else None,
         'renewal_window': summary['renewal_window'] if summary else None,
         'explanation_url': summary['explanation_url'] if summary else None,
+        'renewal': summary['renewal'] if summary else None,
         'paths': store.paths(spec['name']),
         'changed': changed,
     }

@@ -435,8 +435,8 @@ def install_issued(run, provider, order, name):
     if key_pem and not _crypto.cert_matches_key(cert, _crypto.load_private_key(key_pem)):
         raise CertflowError('the certificate the CA issued for %s does not match our private key; nothing was installed' % name)
     # The renewal rule cert_request was given for this order (None: the CA's advice, else the lifetime share).
-    days, fraction = order.get('renew_before_days'), order.get('renew_before_fraction')
-    summary = _crypto.cert_summary(cert, renew_before_days=days, renew_before_fraction=fraction)
+    days, ratio = order.get('renew_before_days'), order.get('renew_before_ratio')
+    summary = _crypto.cert_summary(cert, renew_before_days=days, renew_before_ratio=ratio)
     wanted = set(i['value'] for i in order.get('identifiers') or [])
     have = set(summary['domains']) | set(summary['ip_addresses'])
     if not wanted <= have:
