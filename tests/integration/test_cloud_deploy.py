@@ -10,14 +10,18 @@ resumed by the next run, and no secret in -vvv output."""
 import json
 import os
 import secrets
+import sys
 
 import pytest
+import yaml
 
+from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
 from tests.emulator.aliyun_emulator import AliyunEmulator
 from tests.lib.playbook import run_playbook
 from tests.lib.secret_scan import leaks, secrets_in
 
 PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks')
+RENEW = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'playbooks', 'renew.yml')
 KEY_ID = 'LTAI5tCloudDeploy01'
 
 
@@ -73,7 +77,6 @@ def run(cloud, name, extra_vars, **kwargs):
 def issue(cloud, extra_vars, **more):
     run(cloud, 'cloud_issue.yml', dict(extra_vars, **more)).assert_ok()
     with open(os.path.join(extra_vars['store_dir'], extra_vars['cert_name'], 'cert.pem')) as handle:
-        from ansible_collections.certflow.ssl.plugins.module_utils import _crypto
         return _crypto.cert_serial_hex(_crypto.load_certificate(handle.read()))
 
 
@@ -239,3 +242,43 @@ def test_acme_certificate_from_pebble_reaches_cdn_and_slb(cloud, acme_vars, reso
     assert cloud.bound_cert(resources['ids']['cdn']) == cloud.bound_cert(resources['ids']['slb']) == int(entry['cloud_cert_id'])
     again = run(cloud, 'cloud_deploy.yml', variables).assert_ok()
     assert again.task('Deploy')['status'] == 'ok'
+
+
+# ------------------------------------------------------------- renew.yml
+
+def _renew_inventory(tmp_path, group_vars):
+    """An inventory of the control node only (no web hosts), its settings in group_vars/all.yml."""
+    folder = tmp_path / 'inventory'
+    (folder / 'group_vars').mkdir(parents=True)
+    (folder / 'hosts.yml').write_text(yaml.safe_dump({'all': {'hosts': {'localhost': {
+        'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}}}}))
+    (folder / 'group_vars' / 'all.yml').write_text(yaml.safe_dump(group_vars))
+    return str(folder)
+
+
+def test_renew_playbook_keeps_cloud_resources_current(cloud, local_vars, resources, tmp_path):
+    renew = RENEW
+    defaults = local_vars['certflow_defaults']
+    inventory = _renew_inventory(tmp_path, {
+        'certflow_provider': 'local', 'certflow_local_ca': defaults['local_ca'], 'certflow_store_dir': local_vars['store_dir'],
+        'certflow_aliyun': defaults['aliyun'], 'certflow_validation': 'none',
+        'certflow_certificates': [{'name': local_vars['cert_name'], 'domains': local_vars['cert_domains']}],
+        'certflow_cloud_deployments': [{'name': local_vars['cert_name'], 'resources': resources['specs']}],
+        'certflow_cloud_remove_superseded': True,
+    })
+    serial = issue(cloud, local_vars)
+    first = run_playbook(renew, inventory=inventory).assert_ok()
+    entry = first.task('Deploy the certificates to their cloud resources')['result']['certificates'][0]
+    assert entry['serial'] == serial and entry['status'] == 'deployed'
+    assert cloud.bound_cert(resources['ids']['cdn']) == int(entry['cloud_cert_id'])
+
+    # Nothing due: nothing changes.
+    again = run_playbook(renew, inventory=inventory).assert_ok()
+    assert again.task('Deploy the certificates to their cloud resources')['status'] == 'ok'
+
+    # Due (the local CA issues for 90 days): renewed, the new serial deployed, the old upload removed.
+    due = run_playbook(renew, {'certflow_renew_before_days': 100}, inventory=inventory).assert_ok()
+    renewed = due.task('Deploy the certificates to their cloud resources')['result']['certificates'][0]
+    assert renewed['serial'] != serial and renewed['uploaded'] is True and renewed['status'] == 'deployed'
+    assert renewed['removed'] == [{'cloud_cert_id': entry['cloud_cert_id'], 'serial': serial}]
+    assert cloud.bound_cert(resources['ids']['slb']) == int(renewed['cloud_cert_id'])
