@@ -102,21 +102,19 @@ EXAMPLES = r'''
   certflow.ssl.cert_deploy:
     name: www
     aliyun:
+      endpoint: cas.aliyuncs.com
       access_key_id: "{{ vault_aliyun_access_key_id }}"
       access_key_secret: "{{ vault_aliyun_access_key_secret }}"
     resources:
       - product: cdn
         domain: www.example.com
-      - product: slb
+      - product: slb                   # its HTTPS listener on port 443 (give port for another)
         instance_id: lb-bp1o94dp5i6earr9g6d1l
-        port: 443
   register: deployed
 
-- name: An international-site account, a CDN domain bound at once, earlier uploads removed after success
+- name: Bind a CDN domain at once (credentials from module_defaults or ALIBABA_CLOUD_*), then drop earlier uploads
   certflow.ssl.cert_deploy:
     name: shop
-    aliyun:
-      region: ap-southeast-1
     resources:
       - product: cdn
         domain: shop.example.com
@@ -128,11 +126,12 @@ EXAMPLES = r'''
     certificates:
       - name: www
         resources:
-          - {product: alb, instance_id: alb-8ldmmc6hprzt2b1c4f, port: 443}
+          - {product: alb, instance_id: alb-8ldmmc6hprzt2b1c4f}
       - name: api
         resources:
           - {product: waf, domain: api.example.com}
     wait: false
+  register: started
 '''
 
 RETURN = r'''
@@ -243,7 +242,7 @@ def main():
                                                               resources=argument_spec['resources']),
                             mutually_exclusive=[('name', 'certificates')], required_one_of=[('name', 'certificates')],
                             required_by={'name': 'resources'}, supports_check_mode=True)
-    module.run(lambda m: deploy_all(m))
+    module.run(deploy_all)
 
 
 if __name__ == '__main__':

@@ -282,3 +282,33 @@ def test_renew_playbook_keeps_cloud_resources_current(cloud, local_vars, resourc
     assert renewed['serial'] != serial and renewed['uploaded'] is True and renewed['status'] == 'deployed'
     assert renewed['removed'] == [{'cloud_cert_id': entry['cloud_cert_id'], 'serial': serial}]
     assert cloud.bound_cert(resources['ids']['slb']) == int(renewed['cloud_cert_id'])
+
+
+# ------------------------------------------------------ the documented example
+
+DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'docs', 'workflow', '08-deploy.md')
+DOC_EXAMPLE = 'cloud_docs_example.yml'
+
+
+def test_doc_example_is_the_tested_playbook():
+    marker = '<!-- tests/integration/playbooks/%s -->' % DOC_EXAMPLE
+    with open(DOC) as handle:
+        text = handle.read()
+    assert marker in text
+    block = text[text.index(marker):].split('```yaml\n', 1)[1].split('```', 1)[0]
+    with open(playbook(DOC_EXAMPLE)) as handle:
+        assert block == handle.read(), 'docs/workflow/08-deploy.md and %s differ: keep them identical' % DOC_EXAMPLE
+
+
+def test_doc_example_runs_unchanged(cloud, local_vars, resources):
+    """Only the endpoint, the store and the account's resources are given; credentials from the environment."""
+    issue(cloud, dict(local_vars, cert_name='www'))
+    extra = {'store': local_vars['store_dir'], 'cas_endpoint': cloud.endpoint, 'cdn_domain': resources['domain'],
+             'slb_instance': resources['instance']}
+    env = {'ALIBABA_CLOUD_ACCESS_KEY_ID': KEY_ID, 'ALIBABA_CLOUD_ACCESS_KEY_SECRET': cloud.access_key_secret}
+    first = run(cloud, DOC_EXAMPLE, extra, env=env).assert_ok()
+    entry = first.task('Upload www and deploy it to the CDN domain and the SLB listener')['result']['certificates'][0]
+    assert entry['status'] == 'deployed'
+    assert cloud.bound_cert(resources['ids']['cdn']) == cloud.bound_cert(resources['ids']['slb']) == int(entry['cloud_cert_id'])
+    second = run(cloud, DOC_EXAMPLE, extra, env=env).assert_ok()
+    assert second.recap['localhost']['changed'] == 0

@@ -41,7 +41,7 @@ ENV_ACCESS_KEY_SECRET = 'ALIBABA_CLOUD_ACCESS_KEY_SECRET'
 ENV_SECURITY_TOKEN = 'ALIBABA_CLOUD_SECURITY_TOKEN'
 
 # RAM permission prefix of each product, for "not allowed" messages.
-RAM_PREFIX = {'cas': 'yundun-cert', 'alidns': 'alidns'}
+RAM_PREFIX = {'cas': 'yundun-cert', 'alidns': 'alidns', 'cdn': 'cdn'}
 
 DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_MAX_ATTEMPTS = 8
@@ -288,6 +288,13 @@ ERROR_MESSAGES = {
     'OrderStateError': 'certificate order {order} is not in a state that allows {action} ({message})',
     'CreateCertificateRequestFailed': 'the certificate request for {domain} was refused: {message}',
     'DeleteFail': 'certificate order {order} could not be deleted: {message}',
+    # Certificate Management Service: uploads and deployment jobs
+    'NameRepeat': 'an uploaded certificate with this name already exists in the account (names are unique): {message}',
+    'NotFoundResource': 'a cloud resource of the deployment job does not exist (any more): {message}',
+    'NotFoundContact': 'a contact of the deployment job does not exist: {message}; set aliyun.contact_ids (ListContact)',
+    'OperationDenied.CertificateInUse': 'the uploaded certificate is still deployed to cloud resources: {message}',
+    # CDN (cdn 2018-05-10)
+    'InvalidDomain.NotFound': 'the CDN domain {domain} does not exist in this account',
     # Alibaba Cloud DNS (alidns 2015-01-09)
     'InvalidDomainName.NoExist': 'the domain {domain} is not in this Alibaba Cloud DNS account',
     'IncorrectDomainUser': 'the domain {domain} belongs to another Alibaba Cloud account',
