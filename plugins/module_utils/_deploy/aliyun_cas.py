@@ -238,7 +238,7 @@ class AliyunCasTarget(DeployTarget):
                                 'account has none: add one in the CAS console (or CreateContact) or set aliyun.contact_ids')
         return _cloud_id(contacts[0]['ContactId'], 'ContactId')
 
-    def deploy(self, cloud_cert_id, certificate, resources):
+    def deploy(self, cloud_cert_id, certificate, resources, record):
         results = {}
         for resource in resources:
             if resource['method'] == 'direct':
@@ -254,8 +254,10 @@ class AliyunCasTarget(DeployTarget):
         job_id = _cloud_id(answer.get('JobId'), 'JobId')
         job = {'job_id': job_id, 'cloud_cert_id': cloud_cert_id, 'serial': certificate['serial'],
                'resources': [resource['id'] for resource in through_job]}
+        # Noted before it is started: a run that dies now leaves a job the next run starts and follows.
+        record(job)
         # A job stays in "editing" until told to run.
-        self._call('UpdateDeploymentJobStatus', {'JobId': job_id, 'Status': 'pending'})
+        self.start(job)
         return job, results
 
     def start(self, job):

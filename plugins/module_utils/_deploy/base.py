@@ -61,10 +61,11 @@ class DeployTarget(Provider):
         """Resolve every spec to one resource (a CertflowError names a spec that matches none or several)."""
         raise NotImplementedError
 
-    def deploy(self, cloud_cert_id, certificate, resources):
+    def deploy(self, cloud_cert_id, certificate, resources, record):
         """Bind ``cloud_cert_id`` to ``resources``. Returns ``(job, results)``: the job started for the
         resources deployed through the cloud's deployment service (None when there are none) and
-        ``{resource id: status entry}`` for those bound at once (``method: direct``)."""
+        ``{resource id: status entry}`` for those bound at once (``method: direct``). ``record(job)``
+        is called as soon as the job exists, before it is started, so it is never forgotten."""
         raise NotImplementedError
 
     def status(self, job):

@@ -117,6 +117,10 @@ class _Deployment:
 
     # -- jobs --------------------------------------------------------------------
 
+    def record_job(self, job):
+        self.state['job'] = job
+        self.save()
+
     def poll(self, job, wait):
         status = self.target.status(job)
         if status['done'] or not wait:
@@ -188,13 +192,11 @@ def deploy_certificate(run, target, entry, params):
                 results[resource['id']] = {'status': 'pending', 'message': 'check mode: would deploy serial %s' % certificate['serial']}
             deployment.changed = True
         elif to_bind:
-            new_job, direct = target.deploy(cloud_cert_id, certificate, to_bind)
+            new_job, direct = target.deploy(cloud_cert_id, certificate, to_bind, deployment.record_job)
             deployment.changed = True
             results.update(direct)
             if new_job:
                 job_id = new_job['job_id']
-                deployment.state['job'] = new_job
-                deployment.save()
                 deployment.finish(new_job, deployment.poll(new_job, wait), results)
         entries = [_resource_entry(resource, results[resource['id']], certificate['serial'], cloud_cert_id) for resource in resources]
         statuses = set(item['status'] for item in entries)
