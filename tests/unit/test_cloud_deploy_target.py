@@ -200,3 +200,22 @@ def test_check_mode_sends_nothing_that_changes(emulator, store):
                 'SetCdnDomainSSLCertificate'}
     assert not changing & {action for action, _params in emulator.calls[before:]}
     assert not os.path.exists(os.path.join(store.cert_dir('look'), 'cloud.json'))
+
+
+def test_the_private_key_travels_in_the_body_not_the_url(emulator, store):
+    run = make_run(store)
+    target = target_for(emulator, run)
+    certificate = install(store, 'body', 'body.certflow.test')
+    sent = []
+    request = target.cas.session.request
+
+    def recording(method, url, **kwargs):
+        sent.append((url, kwargs.get('data') or b''))
+        return request(method, url, **kwargs)
+    target.cas.session.request = recording
+    cloud_id, _name = target.upload(certificate)
+    key_line = [line for line in certificate['key'].splitlines() if not line.startswith('-----')][0]
+    url, body = sent[-1]
+    assert 'Key=' not in url and 'PRIVATE' not in url
+    assert b'Key=' in body and key_line.encode() not in url.encode()
+    assert emulator.uploads[int(cloud_id)]['key'] == certificate['key']      # the emulator checked the signed body

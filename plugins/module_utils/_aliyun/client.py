@@ -383,19 +383,22 @@ class AliyunClient:
 
     # one request ---------------------------------------------------------
 
-    def _send(self, action, params):
+    def _send(self, action, params, form=None):
         query = canonical_query_string(params)
+        # Large or secret parameters (a private key) go in a form body, not the URL that proxies and logs keep.
+        body = canonical_query_string(form).encode('utf-8') if form else b''
         headers, _canonical = sign_request('POST', self.endpoint.host, '/', query, action, self.version,
                                            self.credentials.access_key_id, self.credentials.access_key_secret,
                                            security_token=self.credentials.security_token,
-                                           date=self._clock().strftime(DATE_FORMAT))
+                                           date=self._clock().strftime(DATE_FORMAT), body=body,
+                                           content_type='application/x-www-form-urlencoded' if form else None)
         headers['Accept'] = 'application/json'
         url = self.endpoint.url + ('?' + query if query else '')
         remaining = self.deadline.remaining()
         timeout = self.request_timeout if remaining <= 0 else max(5.0, min(self.request_timeout, remaining))
         # verify= on every request: REQUESTS_CA_BUNDLE in the environment
         # would otherwise override Session.verify.
-        return self.session.request('POST', url, headers=headers, data=b'', timeout=timeout, verify=self.verify,
+        return self.session.request('POST', url, headers=headers, data=body, timeout=timeout, verify=self.verify,
                                     allow_redirects=False)
 
     def _scrub(self, text):
@@ -442,9 +445,9 @@ class AliyunClient:
 
     # the public call -----------------------------------------------------
 
-    def call(self, action, params=None, idempotent=True):
+    def call(self, action, params=None, idempotent=True, form=None):
         """Call ``action`` with ``params`` (flat dict; None values are left
-        out) and return the decoded JSON answer.
+        out; ``form``: more of them, sent as a form body) and return the decoded JSON answer.
 
         ``idempotent=False`` (creating orders, adding records) limits retries
         to answers that prove nothing was done (throttling, 503) and to
@@ -455,7 +458,7 @@ class AliyunClient:
         while True:
             attempt += 1
             try:
-                response = self._send(action, params)
+                response = self._send(action, params, form)
             except Exception as exc:  # noqa: BLE001 - requests' exceptions, classified below
                 if not self._transport_retryable(exc, idempotent) or not self._may_retry(attempt):
                     raise CertflowError('Alibaba Cloud %s %s: cannot reach %s after %d attempt(s): %s'

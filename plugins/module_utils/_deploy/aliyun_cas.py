@@ -129,8 +129,9 @@ class AliyunCasTarget(DeployTarget):
             if client is not None:
                 client.close()
 
-    def _call(self, action, params=None, idempotent=True):
-        return self.cas.call(action, dict((k, v) for k, v in (params or {}).items() if v not in (None, '')), idempotent=idempotent)
+    def _call(self, action, params=None, idempotent=True, form=None):
+        return self.cas.call(action, dict((k, v) for k, v in (params or {}).items() if v not in (None, '')), idempotent=idempotent,
+                             form=form)
 
     # -- uploads -------------------------------------------------------------
 
@@ -170,8 +171,8 @@ class AliyunCasTarget(DeployTarget):
 
     def upload(self, certificate):
         name = upload_name(certificate['name'], certificate['serial'])
-        answer = self._call('UploadUserCertificate', {'Name': name, 'Cert': certificate['cert'] + certificate['chain'],
-                                                      'Key': certificate['key']}, idempotent=False)
+        answer = self._call('UploadUserCertificate', {'Name': name}, idempotent=False,
+                            form={'Cert': certificate['cert'] + certificate['chain'], 'Key': certificate['key']})
         return _cloud_id(answer.get('CertId'), 'CertId'), name
 
     # -- resources -------------------------------------------------------------
