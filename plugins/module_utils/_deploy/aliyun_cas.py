@@ -161,7 +161,7 @@ class AliyunCasTarget(DeployTarget):
                     continue
                 cloud_cert_id = _cloud_id(item.get('CertificateId'), 'CertificateId')
                 if self.exists(cloud_cert_id, certificate):
-                    return cloud_cert_id
+                    return cloud_cert_id, name
                 raise CertflowError('aliyun: an uploaded certificate named %s (CAS id %s) exists but holds another certificate '
                                     'than %s serial %s: names are unique per account, so it cannot be uploaded again; delete '
                                     'or rename that upload' % (name, cloud_cert_id, certificate['name'], certificate['serial']))

@@ -45,8 +45,9 @@ class DeployTarget(Provider):
         self.context = context
 
     def find(self, certificate):
-        """The id of ``certificate`` already uploaded (matched by fingerprint), or None. ``known``
-        ids from the store are tried first by the caller through ``exists``."""
+        """``(cloud_cert_id, upload_name)`` of ``certificate`` already uploaded under the name this
+        target gives it (matched by fingerprint), or None. The ids recorded in the store are tried
+        first by the caller, through ``exists``."""
         raise NotImplementedError
 
     def exists(self, cloud_cert_id, certificate):

@@ -101,17 +101,18 @@ class _Deployment:
                 return upload['cloud_cert_id'], False
             self.run.log('upload %s of serial %s is gone from the cloud; looking again' % (upload['cloud_cert_id'], upload['serial']))
             uploads.remove(upload)
-        cloud_cert_id = self.target.find(certificate)
+        found = self.target.find(certificate)
         uploaded = False
-        if cloud_cert_id is None:
+        if found is None:
             if self.run.check_mode:
                 return None, True
-            cloud_cert_id, upload_name = self.target.upload(certificate)
+            found = self.target.upload(certificate)
             uploaded = self.changed = True
         else:
-            upload_name = None
+            self.run.log('certificate serial %s was uploaded before: %s' % (certificate['serial'], found[0]))
+        cloud_cert_id, upload_name = found
         uploads.append({'serial': certificate['serial'], 'fingerprint': certificate['fingerprint'],
-                        'cloud_cert_id': cloud_cert_id, 'name': upload_name or ('found-%s' % cloud_cert_id)})
+                        'cloud_cert_id': cloud_cert_id, 'name': upload_name})
         self.save()
         return cloud_cert_id, uploaded
 
