@@ -103,6 +103,13 @@ options:
         description: Verify the endpoint's TLS certificate. When false (and no O(aliyun.ca_bundle)), every run warns.
         type: bool
         default: true
+      cdn_endpoint:
+        description: CDN API endpoint, used by M(certflow.ssl.cert_deploy) only (this dict serves every module).
+        type: str
+      contact_ids:
+        description: Certificate Management Service contacts of deployment jobs, used by M(certflow.ssl.cert_deploy) only.
+        type: list
+        elements: int
   local_ca:
     description: Settings of the local CA kept on disk.
     type: dict

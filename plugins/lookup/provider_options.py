@@ -14,11 +14,13 @@ short_description: The module options that carry the settings of the CA or DNS p
 description:
   - Returns the names of the module options that carry the settings of every CA provider (O(_terms=ca), the
     options of the C(provider) choices) or DNS provider (O(_terms=dns), the options of the C(dns_provider) choices),
-    as the collection's provider registries list them.
-  - The C(certflow.ssl.certificate) role uses it to pass each provider's settings on without naming a provider.
+    as the collection's provider registries list them, or of every cloud deploy target (O(_terms=cloud), the options
+    of M(certflow.ssl.cert_deploy)'s C(target) choices).
+  - The C(certflow.ssl.certificate) and C(certflow.ssl.cloud) roles use it to pass each provider's settings on without
+    naming a provider.
 options:
   _terms:
-    description: V(ca) or V(dns), one or both.
+    description: V(ca), V(dns) or V(cloud), one or more.
     type: list
     elements: str
     required: true
@@ -32,7 +34,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 _raw:
-  description: The option names, registry order (CA, then DNS when both are asked for).
+  description: The option names, registry order, in the order the terms ask for them.
   type: list
   elements: str
 '''
@@ -41,9 +43,10 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.certflow.ssl.plugins.module_utils._ca import CA_PROVIDERS
+from ansible_collections.certflow.ssl.plugins.module_utils._deploy import DEPLOY_TARGETS
 from ansible_collections.certflow.ssl.plugins.module_utils._dns import DNS_PROVIDERS
 
-_REGISTRIES = {'ca': CA_PROVIDERS, 'dns': DNS_PROVIDERS}
+_REGISTRIES = {'ca': CA_PROVIDERS, 'dns': DNS_PROVIDERS, 'cloud': DEPLOY_TARGETS}
 
 
 class LookupModule(LookupBase):

@@ -352,6 +352,11 @@ def cert_matches_key(cert, key):
     return _spki_der(load_certificate(cert)) == _spki_der(key)
 
 
+def cert_sha256_hex(pem):
+    """Lowercase hex SHA-256 of the first certificate of ``pem`` (DER): what tells one certificate from another."""
+    return load_certificates(pem)[0].fingerprint(hashes.SHA256()).hex()
+
+
 def _fingerprint(cert, algorithm):
     return cert.fingerprint(algorithm).hex(':').upper()
 

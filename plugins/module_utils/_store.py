@@ -52,6 +52,7 @@ FILES = ('privkey', 'cert', 'chain', 'fullchain')
 LOCK_DIR = '.locks'
 PROOFS_FILE = 'proofs.json'
 RENEWAL_FILE = 'renewal.json'
+CLOUD_FILE = 'cloud.json'
 TEMP_PREFIX = '.tmp-'      # _common.atomic_write's temporary files
 _NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]{0,127}')
 _IP_NAME_RE = re.compile(r'[0-9a-f][0-9a-f.-]{0,44}')   # name_for_ip: hex digits, '.' (IPv4) and '-' (for ':')
@@ -202,6 +203,49 @@ def _proofs_problem(proofs):
         for field, value in sorted(proof.items()):
             if not isinstance(value, str):
                 return 'entry %d: %r must be a string, found %s' % (index, field, _kind(value))
+    return None
+
+
+_HEX_RE = re.compile(r'[0-9a-f]{1,64}')
+_CLOUD_ID_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}')
+_CLOUD_FIELDS = {
+    'upload': {'serial': _HEX_RE, 'fingerprint': _HEX_RE, 'cloud_cert_id': _CLOUD_ID_RE, 'name': _CLOUD_ID_RE},
+    'job': {'job_id': _CLOUD_ID_RE, 'cloud_cert_id': _CLOUD_ID_RE, 'serial': _HEX_RE},
+}
+
+
+def _cloud_record_problem(record, kind, where):
+    if not isinstance(record, dict):
+        return '%s must be an object, found %s' % (where, _kind(record))
+    for field, pattern in sorted(_CLOUD_FIELDS[kind].items()):
+        value = record.get(field)
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            return '%s: %r must match %s, found %r' % (where, field, pattern.pattern, value)
+    return None
+
+
+def _cloud_problem(data):
+    """cloud.json: {target: {'uploads': [upload, ...], 'job': job or null}}; every id and serial full-matched."""
+    if not isinstance(data, dict):
+        return 'expected a JSON object, found %s' % _kind(data)
+    for target, state in sorted(data.items()):
+        if not _NAME_RE.fullmatch(target) or not isinstance(state, dict):
+            return 'target %r must name an object' % (target,)
+        uploads = state.get('uploads', [])
+        if not isinstance(uploads, list):
+            return '%s.uploads must be a list' % target
+        for index, upload in enumerate(uploads):
+            problem = _cloud_record_problem(upload, 'upload', '%s.uploads[%d]' % (target, index))
+            if problem:
+                return problem
+        job = state.get('job')
+        if job is not None:
+            problem = _cloud_record_problem(job, 'job', '%s.job' % target)
+            if problem:
+                return problem
+            resources = job.get('resources')
+            if not isinstance(resources, list) or not all(isinstance(item, str) and _CLOUD_ID_RE.fullmatch(item) for item in resources):
+                return '%s.job.resources must be a list of resource ids' % target
     return None
 
 
@@ -433,6 +477,18 @@ class Store:
         # Atomic but not fsynced: a cache lost in a crash only means asking the CA again.
         atomic_write(path, _json_text(data), FILE_MODE, durable=False, sync_dir=False)
 
+    def load_cloud(self, name):
+        """What cert_deploy uploaded and started for ``name`` ({target: {uploads, job}}),
+        its structure checked (a damaged file fails: it is what says which uploads are ours)."""
+        return self._load_json(os.path.join(self.cert_dir(name), CLOUD_FILE), 'cloud file', _cloud_problem) or {}
+
+    def save_cloud(self, name, data):
+        problem = _cloud_problem(data)
+        if problem:
+            raise CertflowError('refusing to save a cloud deployment state for %s: %s' % (name, problem))
+        self._ensure_cert_dir(name)
+        self._write(os.path.join(self.cert_dir(name), CLOUD_FILE), _json_text(data), FILE_MODE)
+
     def save_pending_key(self, name, key_pem):
         self._ensure_dir(os.path.dirname(self._pending_key_path(name)))
         self._write(self._pending_key_path(name), key_pem, KEY_MODE)
@@ -557,4 +613,5 @@ _REMOVE_HINT = {
     'order file': 'to forget the order (cert_request then makes a new one)',
     'proofs file': 'once the TXT records and challenge files it lists are gone',
     'renewal file': 'to ask the CA again',
+    'cloud file': 'to forget the cloud uploads (cert_deploy then finds them again by fingerprint, but no longer removes them)',
 }

@@ -76,6 +76,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tests.emulator.aliyun_cloud import CDN_VERSION, CLOUD_ERROR_STATUS, CloudDeployMixin
+
 CAS_VERSION = '2020-04-07'
 ALIDNS_VERSION = '2015-01-09'
 ALGORITHM = 'ACS3-HMAC-SHA256'
@@ -97,6 +99,7 @@ ERROR_STATUS = {
     'CreateCertificateRequestFailed': 403, 'DeleteFail': 403,
     'InvalidDomainName.NoExist': 400, 'DomainRecordDuplicate': 400, 'DomainRecordNotBelongToUser': 400,
 }
+ERROR_STATUS.update(CLOUD_ERROR_STATUS)
 
 FAULT_MESSAGES = {
     'Throttling.User': 'Request was denied due to user flow control.',
@@ -264,19 +267,22 @@ class TestCA:
 
 # ----------------------------------------------------------------- emulator
 
-class AliyunEmulator:
+class AliyunEmulator(CloudDeployMixin):
     """The CAS + Alidns emulator. All public methods are thread-safe."""
 
     def __init__(self, credentials=None, dns_server=None, http_port=80, rfc2136=None, alidns_zones=(), packages=None,
                  validity_days=365, expiring_days=30, dv_review_seconds=0.0, ov_review_seconds=None, host='127.0.0.1', port=0,
-                 tls=None):
+                 tls=None, cas_region='cn-hangzhou', deploy_step_seconds=0.2):
         """``credentials``: {key_id: secret} or {key_id: (secret, sts_token)}.
         ``dns_server``: 'ip:port' asked for TXT proofs and for the A record of
         file-validated domains. ``http_port``: port of the web servers of the
         domains. ``rfc2136``: {'server': 'ip:port', 'key_name', 'key_secret',
         'key_algorithm'} to push Alidns records into a real DNS server.
         ``packages``: {product_code: total}. ``tls``: (cert_path, key_path) to
-        serve https (an STS token is only sent over https)."""
+        serve https (an STS token is only sent over https). ``cas_region``:
+        where the account's CAS certificates live (ap-southeast-1: an
+        international account); ``deploy_step_seconds``: how long a deployment
+        job stays in each of pending, scheduling and processing (see aliyun_cloud.py)."""
         self._lock = threading.RLock()
         self._credentials = {}
         for key_id, value in (credentials or {}).items():
@@ -305,6 +311,7 @@ class AliyunEmulator:
         self._nonces = set()
         self._next_order = 1000000001
         self._next_record = 9000001
+        self._init_cloud(cas_region, deploy_step_seconds)
         self._host, self._port = host, port
         self._tls = tls
         self._server = None
@@ -441,7 +448,7 @@ class AliyunEmulator:
                 if self._faults:
                     code = self._faults.pop(0)
                     raise ApiError(code, FAULT_MESSAGES[code])
-                handlers = {CAS_VERSION: 'cas_', ALIDNS_VERSION: 'dns_'}
+                handlers = {CAS_VERSION: 'cas_', ALIDNS_VERSION: 'dns_', CDN_VERSION: 'cdn_'}
                 prefix = handlers.get(version)
                 if prefix is None:
                     raise ApiError('InvalidVersion', 'Specified parameter Version is not valid.')
@@ -655,6 +662,8 @@ class AliyunEmulator:
         status = (params.get('Status') or '').upper()
         page = max(1, int(params.get('CurrentPage') or 1))
         size = max(1, int(params.get('ShowSize') or 50))
+        if order_type not in ('CPACK', 'BUY', 'UPLOAD', 'CERT'):
+            raise ApiError('InvalidParameter', 'OrderType must be CPACK, BUY, UPLOAD or CERT.')
         items = []
         for order in sorted(self.orders.values(), key=lambda item: item['id'], reverse=True):
             if order['state'] == 'deleted':
@@ -667,14 +676,16 @@ class AliyunEmulator:
                 if status and listed != status:
                     continue
                 items.append(self._cpack_item(order, listed))
-            elif order_type in ('CERT', 'UPLOAD'):
-                if order_type == 'UPLOAD' or order['state'] not in ('certificate', 'revoked'):
+            elif order_type == 'UPLOAD':
+                break
+            elif order_type == 'CERT':
+                if order['state'] not in ('certificate', 'revoked'):
                     continue
                 if status and listed != status or not status and listed not in ('ISSUED', 'WILLEXPIRED'):
                     continue
                 items.append(self._cert_item(order))
-            else:
-                raise ApiError('InvalidParameter', 'OrderType must be CPACK, BUY, UPLOAD or CERT.')
+        if order_type == 'UPLOAD':
+            items = self._upload_list(keyword)
         start = (page - 1) * size
         return {'CertificateOrderList': items[start:start + size], 'CurrentPage': page, 'ShowSize': size, 'TotalCount': len(items)}
 
@@ -826,6 +837,10 @@ class AliyunEmulator:
             raise ApiError('InternalError', 'DNS update failed: %s' % exc, 500) from exc
         if response.rcode() != dns.rcode.NOERROR:
             raise ApiError('InternalError', 'DNS update refused: %s' % dns.rcode.to_text(response.rcode()), 500)
+
+    def api_error(self, code, message):
+        """The error answer ``code`` (for the handlers of aliyun_cloud.py)."""
+        return ApiError(code, message)
 
     # -- HTTP admin -------------------------------------------------------
 

@@ -11,7 +11,7 @@ import yaml
 
 from tests.lib.tools import tool
 
-MODULES = ['cert_quota', 'cert_request', 'cert_validate', 'cert_info', 'cert_revoke']
+MODULES = ['cert_quota', 'cert_request', 'cert_validate', 'cert_info', 'cert_deploy', 'cert_revoke']
 
 
 @pytest.mark.parametrize('module', MODULES)

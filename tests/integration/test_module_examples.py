@@ -33,7 +33,7 @@ from ansible_collections.certflow.ssl.plugins.module_utils._store import Store
 from tests.lib.playbook import run_playbook
 from tests.lib.tools import tool
 
-MODULES = ['cert_quota', 'cert_request', 'cert_validate', 'cert_info', 'cert_revoke']
+MODULES = ['cert_quota', 'cert_request', 'cert_validate', 'cert_info', 'cert_deploy', 'cert_revoke']
 
 # What the examples say -> the test value that stands in for it (keys of PLACEHOLDERS and ExamplesRun.values).
 # Applied in this order (ns1.example.com before example.com). Endpoints and paths only.
@@ -194,6 +194,10 @@ class ExamplesRun:
                 'group/certflow.ssl.certflow': {'timeout': 120},
                 # nginx serves the webroot on a test port instead of 80
                 'certflow.ssl.cert_validate': {'http_check_port': self.services.web.http_port, 'propagation_timeout': 30},
+                # the Alibaba Cloud settings an example leaves to module_defaults
+                'certflow.ssl.cert_deploy': {'aliyun': {
+                    'endpoint': self.emulator.endpoint, 'cdn_endpoint': self.emulator.endpoint,
+                    'access_key_id': self.emulator.access_key_id, 'access_key_secret': self.emulator.access_key_secret}},
             },
             'tasks': tasks,
         }]
@@ -251,6 +255,18 @@ def examples(services, aliyun_emulator, tmp_path_factory):
         endpoint = TlsEndpoint(store.path('www', 'fullchain'), store.path('www', 'privkey'))
         run.values['tls_port_option'] = 'port: %d' % endpoint.port
         run.run('cert_info')
+
+        # the account's cloud resources and a contact for the deployment jobs
+        run.cloud = {
+            'cdn_www': aliyun_emulator.add_cloud_resource('CDN', domain='www.' + run.zone),
+            'slb': aliyun_emulator.add_cloud_resource('SLB', instance_id='lb-bp1o94dp5i6earr9g6d1l', port=443),
+            'cdn_shop': aliyun_emulator.add_cloud_resource('CDN', domain='shop.' + run.zone),
+            'alb': aliyun_emulator.add_cloud_resource('ALB', instance_id='alb-8ldmmc6hprzt2b1c4f', port=443),
+            'waf': aliyun_emulator.add_cloud_resource('WAF', domain='api.' + run.zone),
+        }
+        if not aliyun_emulator.contacts:
+            aliyun_emulator.add_contact()
+        run.run('cert_deploy')
 
         run.run('cert_revoke')
         yield run
@@ -377,6 +393,22 @@ def test_cert_info_examples(examples):
     assert {c['revocation_status'] for c in everything.values()} <= {'good', 'unknown'}
     due = examples.task_result('cert_info', examples.tasks['cert_info'][-1]['name'])['msg']
     assert due == []
+
+
+def test_cert_deploy_examples(examples):
+    emulator, cloud = examples.emulator, examples.cloud
+    www = examples.module_result('cert_deploy', 0)['certificates'][0]
+    assert www['status'] == 'deployed' and www['uploaded'] is True
+    assert emulator.bound_cert(cloud['cdn_www']) == emulator.bound_cert(cloud['slb']) == int(www['cloud_cert_id'])
+    assert emulator.upload_serial(www['cloud_cert_id']) == www['serial']
+    shop = examples.module_result('cert_deploy', 1)['certificates'][0]
+    assert shop['status'] == 'deployed' and shop['job_id'] is None
+    assert emulator.bound_cert(cloud['cdn_shop']) == int(shop['cloud_cert_id'])
+    started = examples.module_result('cert_deploy', 2)['certificates']
+    assert [(entry['name'], entry['status']) for entry in started] == [('www', 'pending'), ('api', 'pending')]
+    # www was uploaded once, by the first example
+    assert started[0]['uploaded'] is False and started[0]['cloud_cert_id'] == www['cloud_cert_id']
+    assert all(entry['job_id'] for entry in started)
 
 
 def test_cert_revoke_examples(examples):

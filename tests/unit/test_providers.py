@@ -11,11 +11,13 @@ from ansible_collections.certflow.ssl.plugins.lookup.provider_options import Loo
 from ansible_collections.certflow.ssl.plugins.module_utils import _module
 from ansible_collections.certflow.ssl.plugins.module_utils._ca import CA_PROVIDERS, ca_provider_class
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError
+from ansible_collections.certflow.ssl.plugins.module_utils._deploy import DEPLOY_TARGETS
 from ansible_collections.certflow.ssl.plugins.module_utils._dns import DNS_PROVIDERS, dns_provider_class
 from ansible_collections.certflow.ssl.plugins.module_utils._run import Run
 from ansible_collections.certflow.ssl.plugins.test.certificate_name import TestModule as CertificateNameTests
 
-REGISTRIES = [(CA_PROVIDERS, _module.provider_argument_spec), (DNS_PROVIDERS, _module.dns_argument_spec)]
+REGISTRIES = [(CA_PROVIDERS, _module.provider_argument_spec), (DNS_PROVIDERS, _module.dns_argument_spec),
+              (DEPLOY_TARGETS, DEPLOY_TARGETS.argument_spec)]
 
 # The environment variables the modules read, as they were before the providers described
 # themselves (AWX credential injectors and users' environments depend on them).
@@ -54,7 +56,7 @@ def _all_options():
     return dict(_walk(spec))
 
 
-@pytest.mark.parametrize('registry,build', REGISTRIES, ids=['ca', 'dns'])
+@pytest.mark.parametrize('registry,build', REGISTRIES, ids=['ca', 'dns', 'cloud'])
 def test_argument_spec_is_built_from_the_classes(registry, build):
     spec = build()
     for name, cls in registry.classes().items():
@@ -71,7 +73,7 @@ def test_argument_spec_is_built_from_the_classes(registry, build):
     assert sorted(registry.settings_options()) == sorted(cls.OPTION for cls in registry.classes().values() if cls.OPTION)
 
 
-@pytest.mark.parametrize('registry,build', REGISTRIES, ids=['ca', 'dns'])
+@pytest.mark.parametrize('registry,build', REGISTRIES, ids=['ca', 'dns', 'cloud'])
 def test_choices_are_the_registry(registry, build):
     chooser = build()[registry.option]
     assert chooser['choices'] == [name for name, cls in registry.classes().items() if cls.CHOOSABLE]
@@ -81,6 +83,9 @@ def test_choices_are_the_registry(registry, build):
 def test_the_registries_hold_the_providers():
     assert CA_PROVIDERS.names() == ['acme', 'aliyun', 'local']
     assert DNS_PROVIDERS.names() == ['rfc2136', 'alidns', 'lexicon', 'manual']
+    assert DEPLOY_TARGETS.names() == ['aliyun']
+    # One aliyun dict serves the CA and the cloud target (module_defaults of the action group).
+    assert DEPLOY_TARGETS.get('aliyun').ARGUMENT_SPEC == CA_PROVIDERS.get('aliyun').ARGUMENT_SPEC
     # method dns_manual picks the manual provider; dns_provider cannot.
     assert _module.dns_argument_spec()['dns_provider']['choices'] == ['rfc2136', 'alidns', 'lexicon']
     assert [ca_provider_class(name).NAME for name in CA_PROVIDERS.names()] == CA_PROVIDERS.names()
@@ -129,7 +134,8 @@ def test_lookup_of_an_unknown_kind_fails_clearly():
     from ansible.errors import AnsibleLookupError
     assert LookupModule().run(['ca']) == ['acme', 'aliyun', 'local_ca']
     assert LookupModule().run(['dns']) == ['rfc2136', 'alidns', 'lexicon']
-    with pytest.raises(AnsibleLookupError, match="'cdn' is not one of ca, dns"):
+    assert LookupModule().run(['cloud']) == ['aliyun']
+    with pytest.raises(AnsibleLookupError, match="'cdn' is not one of ca, cloud, dns"):
         LookupModule().run(['cdn'])
 
 

@@ -41,7 +41,7 @@ ENV_ACCESS_KEY_SECRET = 'ALIBABA_CLOUD_ACCESS_KEY_SECRET'
 ENV_SECURITY_TOKEN = 'ALIBABA_CLOUD_SECURITY_TOKEN'
 
 # RAM permission prefix of each product, for "not allowed" messages.
-RAM_PREFIX = {'cas': 'yundun-cert', 'alidns': 'alidns'}
+RAM_PREFIX = {'cas': 'yundun-cert', 'alidns': 'alidns', 'cdn': 'cdn'}
 
 DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_MAX_ATTEMPTS = 8
@@ -288,6 +288,13 @@ ERROR_MESSAGES = {
     'OrderStateError': 'certificate order {order} is not in a state that allows {action} ({message})',
     'CreateCertificateRequestFailed': 'the certificate request for {domain} was refused: {message}',
     'DeleteFail': 'certificate order {order} could not be deleted: {message}',
+    # Certificate Management Service: uploads and deployment jobs
+    'NameRepeat': 'an uploaded certificate with this name already exists in the account (names are unique): {message}',
+    'NotFoundResource': 'a cloud resource of the deployment job does not exist (any more): {message}',
+    'NotFoundContact': 'a contact of the deployment job does not exist: {message}; set aliyun.contact_ids (ListContact)',
+    'OperationDenied.CertificateInUse': 'the uploaded certificate is still deployed to cloud resources: {message}',
+    # CDN (cdn 2018-05-10)
+    'InvalidDomain.NotFound': 'the CDN domain {domain} does not exist in this account',
     # Alibaba Cloud DNS (alidns 2015-01-09)
     'InvalidDomainName.NoExist': 'the domain {domain} is not in this Alibaba Cloud DNS account',
     'IncorrectDomainUser': 'the domain {domain} belongs to another Alibaba Cloud account',
@@ -376,19 +383,22 @@ class AliyunClient:
 
     # one request ---------------------------------------------------------
 
-    def _send(self, action, params):
+    def _send(self, action, params, form=None):
         query = canonical_query_string(params)
+        # Large or secret parameters (a private key) go in a form body, not the URL that proxies and logs keep.
+        body = canonical_query_string(form).encode('utf-8') if form else b''
         headers, _canonical = sign_request('POST', self.endpoint.host, '/', query, action, self.version,
                                            self.credentials.access_key_id, self.credentials.access_key_secret,
                                            security_token=self.credentials.security_token,
-                                           date=self._clock().strftime(DATE_FORMAT))
+                                           date=self._clock().strftime(DATE_FORMAT), body=body,
+                                           content_type='application/x-www-form-urlencoded' if form else None)
         headers['Accept'] = 'application/json'
         url = self.endpoint.url + ('?' + query if query else '')
         remaining = self.deadline.remaining()
         timeout = self.request_timeout if remaining <= 0 else max(5.0, min(self.request_timeout, remaining))
         # verify= on every request: REQUESTS_CA_BUNDLE in the environment
         # would otherwise override Session.verify.
-        return self.session.request('POST', url, headers=headers, data=b'', timeout=timeout, verify=self.verify,
+        return self.session.request('POST', url, headers=headers, data=body, timeout=timeout, verify=self.verify,
                                     allow_redirects=False)
 
     def _scrub(self, text):
@@ -435,9 +445,9 @@ class AliyunClient:
 
     # the public call -----------------------------------------------------
 
-    def call(self, action, params=None, idempotent=True):
+    def call(self, action, params=None, idempotent=True, form=None):
         """Call ``action`` with ``params`` (flat dict; None values are left
-        out) and return the decoded JSON answer.
+        out; ``form``: more of them, sent as a form body) and return the decoded JSON answer.
 
         ``idempotent=False`` (creating orders, adding records) limits retries
         to answers that prove nothing was done (throttling, 503) and to
@@ -448,7 +458,7 @@ class AliyunClient:
         while True:
             attempt += 1
             try:
-                response = self._send(action, params)
+                response = self._send(action, params, form)
             except Exception as exc:  # noqa: BLE001 - requests' exceptions, classified below
                 if not self._transport_retryable(exc, idempotent) or not self._may_retry(attempt):
                     raise CertflowError('Alibaba Cloud %s %s: cannot reach %s after %d attempt(s): %s'

@@ -132,6 +132,9 @@ class AliyunProvider(CAProvider):
         product=dict(type='str'),
         ca_bundle=dict(type='path'),
         validate_certs=dict(type='bool', default=True),
+        # Read by the cloud deploy target (cert_deploy), which takes this same dict.
+        cdn_endpoint=dict(type='str'),
+        contact_ids=dict(type='list', elements='int'),
     )
 
     def __init__(self, settings, context, client=None):
