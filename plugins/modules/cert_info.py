@@ -24,6 +24,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
+    details: In check mode the CA is not asked for its renewal window; the answer kept in the store is used, else the lifetime rule.
   diff_mode:
     support: none
 options:
@@ -273,7 +274,7 @@ def main():
         supports_check_mode=True,
         mutually_exclusive=[('path', 'content', 'name', 'host')],
     )
-    module.run(lambda m: info(m.params))
+    module.run(lambda m: info(m.params, check_mode=m.check_mode))
 
 
 if __name__ == '__main__':

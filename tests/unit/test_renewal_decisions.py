@@ -146,3 +146,26 @@ def test_a_third_of_the_lifetime(days, left, due):
     pem = certificate(days=days, not_before=NOW - (days - left) * DAY)
     summary = _crypto.cert_summary(pem, now=NOW)
     assert summary['renewal_source'] == 'ratio' and summary['needs_renewal'] is due
+
+
+def test_without_asking_only_a_kept_answer_is_used(tmp_path):
+    """cert_info in check mode: the CA is not asked and nothing is written, a kept answer still counts."""
+    store, pem = Store(str(tmp_path)), certificate()
+    ca = FakeCA(NOW + 50 * DAY, NOW + 52 * DAY)
+
+    class FakeRun:
+        def __init__(self):
+            self.store, self.warnings = store, []
+
+        def warn(self, msg):
+            self.warnings.append(msg)
+
+    def items():
+        return [('ari', _crypto.cert_summary(pem, now=NOW), pem, {'provider': 'acme'})]
+    unasked = renewal.advise_all(FakeRun(), items(), {}, now=NOW, ask=False)[0]
+    assert unasked['renewal_source'] == 'ratio' and ca.asked == 0
+    assert store.load_renewal('ari') is None, 'nothing kept without asking'
+    kept = advise(store, pem, ca)       # a normal run keeps the CA's answer
+    assert kept['renewal_source'] == 'ari' and ca.asked == 1
+    again = renewal.advise_all(FakeRun(), items(), {}, now=NOW, ask=False)[0]
+    assert again['renewal_source'] == 'ari' and again['renewal_time'] == kept['renewal_time'] and ca.asked == 1

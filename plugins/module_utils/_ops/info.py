@@ -43,8 +43,10 @@ def _described_store(run, params, common, roots, unreadable):
             yield name, described, cert, order
 
 
-def info(params):
-    run = Run(params)
+def info(params, check_mode=False):
+    """cert_info. In check mode the CA is not asked for its renewal advice (nor
+    anything kept): the answers in the store are used, else the lifetime rule."""
+    run = Run(params, check_mode=check_mode)
     try:
         common = dict(renew_before_days=params['renew_before_days'], check_revocation=params['check_revocation'],
                       ca_bundle=params.get('ca_bundle'), renew_before_ratio=renew_before_ratio(params))
@@ -59,7 +61,7 @@ def info(params):
             lookup = _revocation_lookup(run, order.get('provider')) if params['check_revocation'] == 'crl' else None
             result, cert = _inspect.from_store(run.store, params['name'], order=order, roots_pem=roots,
                                                revocation_lookup=lookup, **common)
-            result = _renewal.advise_all(run, [(params['name'], result, cert, order)], params)[0]
+            result = _renewal.advise_all(run, [(params['name'], result, cert, order)], params, ask=not check_mode)[0]
         elif params.get('host'):
             pem, protocol = _inspect.fetch_endpoint(params['host'], params['port'], params.get('server_name'))
             result = _inspect.describe(pem, **common)
@@ -70,7 +72,8 @@ def info(params):
             unreadable = []
             # The CA's advice for all of them: one renewalInfo GET each, concurrently, none within Retry-After.
             # Read first, then asked: overlapping the two only made the threads fight over the GIL (more CPU, no less time).
-            certificates = _renewal.advise_all(run, list(_described_store(run, params, common, roots, unreadable)), params)
+            described = list(_described_store(run, params, common, roots, unreadable))
+            certificates = _renewal.advise_all(run, described, params, ask=not check_mode)
             return {'changed': False, 'certificates': certificates, 'unreadable': unreadable, 'store_dir': run.store.root}
         result['changed'] = False
         return result

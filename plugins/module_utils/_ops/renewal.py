@@ -124,13 +124,14 @@ def advise(store, name, summary, cert, provider, renew_before_days=None, now=Non
     return summary
 
 
-def advise_all(run, items, options, now=None, save=True):
+def advise_all(run, items, options, now=None, save=True, ask=True):
     """``advise`` for many stored certificates at once: ``items`` are (name,
     summary, certificate, order); the CA is asked by ARI_WORKERS threads (each
-    with its own provider on the run's shared connection pool)."""
+    with its own provider on the run's shared connection pool); ``ask=False``:
+    only the answers kept in the store are used, the CA is not asked."""
     def one(item):
         name, summary, cert, order = item
-        return advise(run.store, name, summary, cert, provider_for(run, options, order),
+        return advise(run.store, name, summary, cert, provider_for(run, options, order) if ask else None,
                       renew_before_days=options.get('renew_before_days'), now=now, save=save,
                       warn=lambda msg: run.warn('%s: %s' % (name, msg)), revoked=(order or {}).get('status') == 'revoked')
     if len(items) < 2:
