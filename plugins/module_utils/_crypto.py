@@ -398,12 +398,13 @@ def renewal_by_lifetime(not_before, not_after, renew_before_days=None, renew_bef
     return not_after - (not_after - not_before) * ratio, 'ratio'
 
 
-def cert_summary(cert, renew_before_days=None, now=None, renew_before_ratio=None):
-    """Facts about one certificate (the keys of the cert_info return value).
-
-    ``days_remaining`` is floor((not_after - now) / 1 day), negative once expired;
-    ``needs_renewal`` is true from ``renewal_time`` on (see renewal_by_lifetime;
-    the CA's advice, when it gives any, is applied by _ops/renewal.py)."""
+def renewal_summary(cert, renew_before_days=None, now=None, renew_before_ratio=None):
+    """What decides a certificate's renewal, and nothing more (cert_info's
+    ``detail: renewal``): serial, names, validity, ``days_remaining``,
+    ``needs_renewal`` (true from ``renewal_time`` on, see renewal_by_lifetime;
+    the CA's advice, when it gives any, is applied by _ops/renewal.py) and the
+    ``renewal`` object. ``days_remaining`` is floor((not_after - now) / 1 day),
+    negative once expired."""
     cert = load_certificate(cert)
     now = _now_utc(now)
     not_after = cert.not_valid_after_utc
@@ -411,8 +412,30 @@ def cert_summary(cert, renew_before_days=None, now=None, renew_before_ratio=None
     renewal_time, renewal_source = renewal_by_lifetime(cert.not_valid_before_utc, not_after, renew_before_days,
                                                        renew_before_ratio)
     san = _extension(cert, x509.SubjectAlternativeName)
-    domains = [name.lower() for name in san.get_values_for_type(x509.DNSName)] if san else []
-    ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] if san else []
+    summary = {
+        'serial': cert_serial_hex(cert),
+        'not_before': _iso_utc(cert.not_valid_before_utc),
+        'not_after': _iso_utc(not_after),
+        'days_remaining': remaining.days,
+        'expired': remaining.total_seconds() < 0,
+        'needs_renewal': now >= renewal_time,
+        'renewal_time': _iso_utc(renewal_time),
+        'renewal_source': renewal_source,
+        'renewal_window': None,
+        'explanation_url': None,
+        'domains': [name.lower() for name in san.get_values_for_type(x509.DNSName)] if san else [],
+        'ip_addresses': [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] if san else [],
+    }
+    summary['renewal'] = renewal_view(summary)
+    return summary
+
+
+def cert_summary(cert, renew_before_days=None, now=None, renew_before_ratio=None):
+    """Facts about one certificate (the keys of the cert_info return value):
+    ``renewal_summary`` and subject, issuer, fingerprints, key type, Unicode
+    names, OCSP and CRL addresses."""
+    cert = load_certificate(cert)
+    summary = renewal_summary(cert, renew_before_days, now, renew_before_ratio)
     aia = _extension(cert, x509.AuthorityInformationAccess)
     ocsp_urls = [desc.access_location.value for desc in aia or ()
                  if desc.access_method == AuthorityInformationAccessOID.OCSP
@@ -424,31 +447,18 @@ def cert_summary(cert, renew_before_days=None, now=None, renew_before_ratio=None
                 crl_urls.append(name.value)
     constraints = _extension(cert, x509.BasicConstraints)
     common_names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    summary = {
+    summary.update({
         'subject': cert.subject.rfc4514_string(),
         'issuer': cert.issuer.rfc4514_string(),
         'common_name': str(common_names[0].value) if common_names else '',
-        'serial': cert_serial_hex(cert),
         'fingerprints': {'sha256': _fingerprint(cert, hashes.SHA256()), 'sha1': _fingerprint(cert, hashes.SHA1())},
-        'not_before': _iso_utc(cert.not_valid_before_utc),
-        'not_after': _iso_utc(not_after),
-        'days_remaining': remaining.days,
-        'expired': remaining.total_seconds() < 0,
-        'needs_renewal': now >= renewal_time,
-        'renewal_time': _iso_utc(renewal_time),
-        'renewal_source': renewal_source,
-        'renewal_window': None,
-        'explanation_url': None,
-        'domains': domains,
-        'domains_unicode': [from_punycode(name) for name in domains],
-        'ip_addresses': ips,
+        'domains_unicode': [from_punycode(name) for name in summary['domains']],
         'key_type': key_type_of(cert.public_key()),
         'ocsp_urls': ocsp_urls,
         'crl_urls': crl_urls,
         'is_ca': bool(constraints and constraints.ca),
         'self_signed': cert.issuer == cert.subject,
-    }
-    summary['renewal'] = renewal_view(summary)
+    })
     return summary
 
 

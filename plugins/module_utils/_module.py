@@ -87,7 +87,8 @@ class CertflowModule:
             argument_spec = dict(argument_spec, certificates=dict(type='list', elements='dict'))
         self.module = AnsibleModule(argument_spec=argument_spec, **kwargs)
         self.params = self.module.params
-        self._mask_free_form_secrets()
+        # A module without DNS options does not even import the DNS providers.
+        self._mask_free_form_secrets([registry for registry in (CA_PROVIDERS, DNS_PROVIDERS) if registry.option in argument_spec])
         self.check_mode = self.module.check_mode
         self.diff = self.module._diff
         if entry_options is not None and self.params.get('certificates') is not None:
@@ -96,12 +97,12 @@ class CertflowModule:
         if missing:
             self.module.fail_json(msg=missing_required_lib(' and '.join(missing)), changed=False)
 
-    def _mask_free_form_secrets(self):
+    def _mask_free_form_secrets(self, registries):
         """Mask the secrets of free-form provider options (lexicon's) like no_log ones, the
         top level's and every certificates: entry's, before anything can be returned."""
         entries = self.params.get('certificates')
         for params in [self.params] + (entries if isinstance(entries, list) else []):
-            for registry in (CA_PROVIDERS, DNS_PROVIDERS):
+            for registry in registries:
                 self.module.no_log_values.update(registry.secret_values(params))
 
     def _checked_entries(self, spec):

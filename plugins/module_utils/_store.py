@@ -471,9 +471,10 @@ class Store:
             return None
 
     def save_renewal(self, name, data):
-        self._ensure_cert_dir(name)
         path = os.path.join(self.cert_dir(name), RENEWAL_FILE)
-        self._check_below_root(path)
+        # The folder is there (its certificate was just read from it): checked, not created again.
+        if not self._check_below_root(os.path.dirname(path)):
+            self._ensure_cert_dir(name)
         # Atomic but not fsynced: a cache lost in a crash only means asking the CA again.
         atomic_write(path, _json_text(data), FILE_MODE, durable=False, sync_dir=False)
 

@@ -67,6 +67,17 @@ options:
   ca_bundle:
     description: Trusted roots (PEM) used to verify the chain and the endpoint, and to reach OCSP/CRL servers over HTTPS.
     type: path
+  detail:
+    description:
+      - V(full) describes each certificate completely and checks its chain and key.
+      - V(renewal) reports only what decides its renewal (serial, names, validity, RV(needs_renewal) and the
+        RV(renewal) object, without the flat C(renewal_*) copies of it), from the certificate alone - no chain, key or
+        revocation check, and for the store no C(paths). It is the quick check of a large store; the CA's
+        renewal window (ACME Renewal Information) is asked for as with V(full).
+      - V(renewal) cannot be combined with O(check_revocation) or O(private_key_src).
+    type: str
+    choices: [full, renewal]
+    default: full
 '''
 
 EXAMPLES = r'''
@@ -102,16 +113,27 @@ EXAMPLES = r'''
 - name: List the certificates due for renewal
   ansible.builtin.debug:
     msg: "{{ all_certs.certificates | selectattr('needs_renewal') | map(attribute='name') | list }}"
+- name: Which certificates of a large store are due, by the CA's renewal window (nothing else checked)
+  certflow.ssl.cert_info:
+    store_dir: /etc/certflow
+    detail: renewal
+    provider: acme
+    acme:
+      directory: https://acme-v02.api.letsencrypt.org/directory
+  register: renewal_check
+- name: Name them, with when each is due
+  ansible.builtin.debug:
+    msg: "{{ renewal_check.certificates | selectattr('needs_renewal') | map(attribute='name') | list }}"
 '''
 
 RETURN = r'''
 subject:
   description: Subject (RFC 4514).
-  returned: when one certificate is described
+  returned: when one certificate is described, with O(detail=full)
   type: str
 issuer:
   description: Issuer (RFC 4514).
-  returned: when one certificate is described
+  returned: when one certificate is described, with O(detail=full)
   type: str
 serial:
   description: Serial number, lowercase hex.
@@ -119,7 +141,7 @@ serial:
   type: str
 fingerprints:
   description: SHA-256 and SHA-1 fingerprints.
-  returned: when one certificate is described
+  returned: when one certificate is described, with O(detail=full)
   type: dict
 not_before:
   description: Start of validity (ISO 8601 UTC).
@@ -141,17 +163,17 @@ renewal_time:
   description:
     - When it is due (ISO 8601 UTC) - a random moment of the CA's RV(renewal_window), kept in the store so that it
       stays the same between runs; else when O(renew_before_ratio) of the lifetime is left, or O(renew_before_days) before expiry.
-  returned: when one certificate is described
+  returned: when one certificate is described, with O(detail=full) (O(detail=renewal) gives them in RV(renewal) only)
   type: str
 renewal_source:
   description:
     - What set RV(renewal_time) - V(ari) (the CA's suggested window), V(ratio) (O(renew_before_ratio) of the lifetime)
       or V(days) (O(renew_before_days)).
-  returned: when one certificate is described
+  returned: when one certificate is described, with O(detail=full) (O(detail=renewal) gives them in RV(renewal) only)
   type: str
 renewal_window:
   description: The CA's suggested renewal window (ACME Renewal Information), or null without one.
-  returned: when one certificate is described
+  returned: when one certificate is described, with O(detail=full) (O(detail=renewal) gives them in RV(renewal) only)
   type: dict
   contains:
     start:
@@ -162,7 +184,7 @@ renewal_window:
       type: str
 explanation_url:
   description: Where the CA explains its window (for example after an incident), or null.
-  returned: when one certificate is described
+  returned: when one certificate is described, with O(detail=full) (O(detail=renewal) gives them in RV(renewal) only)
   type: str
 renewal:
   description:
@@ -193,7 +215,7 @@ domains:
   elements: str
 domains_unicode:
   description: DNS names in Unicode form.
-  returned: when one certificate is described
+  returned: when one certificate is described, with O(detail=full)
   type: list
   elements: str
 ip_addresses:
@@ -203,34 +225,36 @@ ip_addresses:
   elements: str
 key_type:
   description: Key type, for example V(ec256) or V(rsa2048).
-  returned: when one certificate is described
+  returned: when one certificate is described, with O(detail=full)
   type: str
 chain_valid:
   description: Whether the chain verifies (signatures, names and validity; and O(ca_bundle) roots when given).
-  returned: when one certificate is described
+  returned: when one certificate is described, with O(detail=full)
   type: bool
 chain_problem:
   description: Why the chain does not verify (null when it does).
-  returned: when one certificate is described
+  returned: when one certificate is described, with O(detail=full)
   type: str
 pem:
   description: The certificate the endpoint served, PEM.
-  returned: when O(host) is given
+  returned: when O(host) is given, with O(detail=full)
   type: str
 key_matches:
   description: Whether the private key matches, or null when no key was available.
-  returned: when one certificate is described
+  returned: when one certificate is described, with O(detail=full)
   type: bool
 revocation_status:
   description: V(good), V(revoked), V(unknown), or null when not checked.
-  returned: when one certificate is described
+  returned: when one certificate is described, with O(detail=full)
   type: str
 protocol:
   description: TLS version negotiated with the endpoint.
   returned: with O(host)
   type: str
 certificates:
-  description: Every certificate of the store, each with the keys above plus C(name), C(status) and C(paths).
+  description:
+    - Every certificate of the store, each with the keys above plus C(name), C(status), C(provider)
+      and (with O(detail=full)) C(paths).
   returned: when only O(store_dir) is given
   type: list
   elements: dict
@@ -268,6 +292,7 @@ def main():
         renew_before_ratio=dict(type='float'),
         check_revocation=dict(type='str', choices=['none', 'ocsp', 'crl'], default='none'),
         ca_bundle=dict(type='path'),
+        detail=dict(type='str', choices=['full', 'renewal'], default='full'),
     )
     module = CertflowModule(
         argument_spec,

@@ -391,8 +391,14 @@ def test_cert_info_examples(examples):
     assert everything['shop']['serial'] == store_serial['shop']
     # Pebble's certificates name no CRL: the check runs and says it cannot tell
     assert {c['revocation_status'] for c in everything.values()} <= {'good', 'unknown'}
-    due = examples.task_result('cert_info', examples.tasks['cert_info'][-1]['name'])['msg']
-    assert due == []
+    listed_due = examples.task_result('cert_info', examples.tasks['cert_info'][5]['name'])['msg']
+    assert listed_due == []
+    quick = {c['name']: c for c in examples.module_result('cert_info', 3)['certificates']}
+    assert sorted(quick) == sorted(everything)
+    assert all(quick[name]['serial'] == everything[name]['serial'] and quick[name]['renewal'] == everything[name]['renewal']
+               for name in quick), 'detail: renewal decides as detail: full does'
+    assert not any('chain_valid' in c or 'paths' in c or 'fingerprints' in c for c in quick.values())
+    assert examples.task_result('cert_info', examples.tasks['cert_info'][-1]['name'])['msg'] == []
 
 
 def test_cert_deploy_examples(examples):

@@ -16,12 +16,15 @@ from ansible_collections.certflow.ssl.plugins.module_utils._ops import revocatio
 
 
 def describe(pem, renew_before_days=None, key_pem=None, roots_pem=None, check_revocation='none', ca_bundle=None,
-             revocation_lookup=None, renew_before_ratio=None):
+             revocation_lookup=None, renew_before_ratio=None, detail='full'):
     """Summary of the first certificate of ``pem`` (PEM text, or certificates
     already loaded), its chain (the rest of ``pem``) checked, the key compared
-    and revocation looked up when asked."""
+    and revocation looked up when asked; ``detail='renewal'``: only what
+    decides its renewal (``_crypto.renewal_summary``), nothing checked."""
     certs = _crypto.load_certificates(pem)
     leaf, chain = certs[0], certs[1:]
+    if detail == 'renewal':
+        return _crypto.renewal_summary(leaf, renew_before_days=renew_before_days, renew_before_ratio=renew_before_ratio)
     info = _crypto.cert_summary(leaf, renew_before_days=renew_before_days, renew_before_ratio=renew_before_ratio)
     roots = _crypto.load_certificates(roots_pem) if roots_pem else None
     ok, reason = _crypto.verify_chain(leaf, chain, roots=roots)
@@ -38,24 +41,41 @@ def describe(pem, renew_before_days=None, key_pem=None, roots_pem=None, check_re
     return info
 
 
-def from_store(store, name, order=None, missing_ok=False, **kwargs):
+def from_store(store, name, order=None, missing_ok=False, detail='full', **kwargs):
     """(``describe`` of a stored certificate, the certificate itself, loaded).
     ``order``: its order.json when the caller read it already; ``missing_ok``:
-    (None, None) for an order that has no certificate yet instead of an error."""
-    fullchain = store.read(name, 'fullchain') or store.read(name, 'cert')
-    if not fullchain:
+    (None, None) for an order that has no certificate yet instead of an error;
+    ``detail='renewal'``: the leaf alone is read (cert.pem), and no key."""
+    if detail == 'renewal':
+        pem = store.read(name, 'cert') or store.read(name, 'fullchain')
+    else:
+        pem = store.read(name, 'fullchain') or store.read(name, 'cert')
+    if not pem:
         if missing_ok:
             return None, None
         raise CertflowError('no certificate named %s in %s' % (name, store.root))
     # Loaded once: the summary, the chain check and the CA's renewal advice all use these objects.
-    certs = _crypto.load_certificates(fullchain, 'the stored certificate %s' % name)
-    info = describe(certs, key_pem=store.read(name, 'privkey'), **kwargs)
+    certs = _crypto.load_certificates(pem, 'the stored certificate %s' % name)
     order = (store.load_order(name) if order is None else order) or {}
-    info.update({'name': name, 'paths': store.paths(name), 'status': order.get('status', 'issued'),
-                 'provider': order.get('provider')})
-    if order.get('status') == 'revoked' and info['revocation_status'] in (None, 'unknown'):
-        info['revocation_status'] = 'revoked'
+    info = describe(certs, key_pem=None if detail == 'renewal' else store.read(name, 'privkey'), detail=detail, **kwargs)
+    info.update({'name': name, 'status': order.get('status', 'issued'), 'provider': order.get('provider')})
+    if detail != 'renewal':
+        info['paths'] = store.paths(name)
+        if order.get('status') == 'revoked' and info['revocation_status'] in (None, 'unknown'):
+            info['revocation_status'] = 'revoked'
     return info, certs[0]
+
+
+# What detail: full also returns flat, for playbooks written before the ``renewal`` object.
+FLAT_RENEWAL_KEYS = ('renewal_time', 'renewal_source', 'renewal_window', 'explanation_url')
+
+
+def shaped(summary, detail):
+    """The summary as cert_info returns it: with ``detail='renewal'`` the renewal facts once, in ``renewal``."""
+    if detail == 'renewal':
+        for key in FLAT_RENEWAL_KEYS:
+            summary.pop(key, None)
+    return summary
 
 
 def fetch_endpoint(host, port=443, server_name=None, timeout=10.0):

@@ -9,6 +9,7 @@ __metaclass__ = type
 
 from ansible_collections.certflow.ssl.plugins.module_utils._ca import CA_PROVIDERS
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, read_file
+from ansible_collections.certflow.ssl.plugins.module_utils._processes import split_map
 from ansible_collections.certflow.ssl.plugins.module_utils._ops import describe as _inspect
 from ansible_collections.certflow.ssl.plugins.module_utils._ops import renewal as _renewal
 from ansible_collections.certflow.ssl.plugins.module_utils._ops.certificate_request import renew_before_ratio
@@ -24,10 +25,10 @@ def _revocation_lookup(run, order_provider):
     return None
 
 
-def _described_store(run, params, common, roots, unreadable):
-    """(name, summary, certificate, order) of every certificate in the store.
+def _described_store(run, params, common, roots, unreadable, names):
+    """(name, summary, certificate, order) of the certificates ``names`` of the store.
     One damaged entry must not hide the others from the report: it is named, with why."""
-    for name in run.store.names():
+    for name in names:
         try:
             order = run.store.load_order(name) or {}
             lookup = None
@@ -48,8 +49,12 @@ def info(params, check_mode=False):
     anything kept): the answers in the store are used, else the lifetime rule."""
     run = Run(params, check_mode=check_mode)
     try:
+        detail = params.get('detail') or 'full'
+        if detail == 'renewal' and (params['check_revocation'] != 'none' or params.get('private_key_src')):
+            raise CertflowError('check_revocation and private_key_src need detail: full '
+                                '(detail: renewal reports when a certificate is due, and checks nothing else)')
         common = dict(renew_before_days=params['renew_before_days'], check_revocation=params['check_revocation'],
-                      ca_bundle=params.get('ca_bundle'), renew_before_ratio=renew_before_ratio(params))
+                      ca_bundle=params.get('ca_bundle'), renew_before_ratio=renew_before_ratio(params), detail=detail)
         roots = read_file(params['ca_bundle'], 'CA bundle') if params.get('ca_bundle') else None
         key_pem = read_file(params['private_key_src'], 'private key') if params.get('private_key_src') else None
         if params.get('path') or params.get('content'):
@@ -65,16 +70,24 @@ def info(params, check_mode=False):
         elif params.get('host'):
             pem, protocol = _inspect.fetch_endpoint(params['host'], params['port'], params.get('server_name'))
             result = _inspect.describe(pem, **common)
-            trusted, problem = _inspect.endpoint_trusted(params['host'], params['port'], params.get('server_name'),
-                                                         ca_bundle=params.get('ca_bundle'))
-            result.update(chain_valid=trusted, chain_problem=problem, protocol=protocol, pem=pem)
+            result['protocol'] = protocol
+            if detail == 'full':
+                trusted, problem = _inspect.endpoint_trusted(params['host'], params['port'], params.get('server_name'),
+                                                             ca_bundle=params.get('ca_bundle'))
+                result.update(chain_valid=trusted, chain_problem=problem, pem=pem)
         else:
-            unreadable = []
-            # The CA's advice for all of them: one renewalInfo GET each, concurrently, none within Retry-After.
-            # Read first, then asked: overlapping the two only made the threads fight over the GIL (more CPU, no less time).
-            described = list(_described_store(run, params, common, roots, unreadable))
-            certificates = _renewal.advise_all(run, described, params, ask=not check_mode)
-            return {'changed': False, 'certificates': certificates, 'unreadable': unreadable, 'store_dir': run.store.root}
+            def listed(names):
+                # The CA's advice for all of them: one renewalInfo GET each, concurrently, none within Retry-After.
+                # Read first, then asked: overlapping the two only made the threads fight over the GIL.
+                unreadable = []
+                described = list(_described_store(run, params, common, roots, unreadable, names))
+                return {'certificates': _renewal.advise_all(run, described, params, ask=not check_mode),
+                        'unreadable': unreadable}
+            parts = split_map(listed, run.store.names())
+            return {'changed': False, 'store_dir': run.store.root,
+                    'certificates': [_inspect.shaped(entry, detail) for part in parts for entry in part['certificates']],
+                    'unreadable': [entry for part in parts for entry in part['unreadable']]}
+        result = _inspect.shaped(result, detail)
         result['changed'] = False
         return result
     finally:

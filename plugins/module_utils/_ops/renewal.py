@@ -25,7 +25,7 @@ from ansible_collections.certflow.ssl.plugins.module_utils._common import Certfl
 # An answer the CA could not give (or gave broken) is not asked for again
 # before this (RFC 9773 section 4.3.3: a long-term error); the lifetime rule decides meanwhile.
 ERROR_RETRY_AFTER = 6 * 3600.0
-ARI_WORKERS = 16        # renewalInfo GETs at once when cert_info lists the store (one keep-alive pool)
+ARI_WORKERS = 8         # renewalInfo GETs at once per process when cert_info lists the store (one keep-alive pool each)
 _RANDOM = random.SystemRandom()
 
 
@@ -85,6 +85,12 @@ def _ask(provider, cert, serial, cached, now):
             'next_check': _iso(now + datetime.timedelta(seconds=answer['retry_after']))}
 
 
+def _stale(cached, revoked, now):
+    """Whether the CA is to be asked again: no answer kept, its Retry-After
+    over, or a revocation the kept answer predates."""
+    return cached is None or (_parse(cached.get('next_check')) or now) <= now or (revoked and not cached.get('revoked'))
+
+
 def advise(store, name, summary, cert, provider, renew_before_days=None, now=None, save=True, warn=None, revoked=False):
     """``summary`` (``_crypto.cert_summary`` of the stored certificate, its
     lifetime rule applied) with the CA's advice applied when there is any:
@@ -92,14 +98,18 @@ def advise(store, name, summary, cert, provider, renew_before_days=None, now=Non
     ``needs_renewal``, ``explanation_url``. ``cert``: the certificate (PEM or
     loaded); ``provider``: the CA that issued it (None: only a kept answer is
     used); ``save``: keep a new answer; ``revoked``: the store knows it was revoked, so an answer kept from before is asked again."""
-    warn = warn or (lambda msg: None)
     now = _now(now)
     if renew_before_days is not None or summary['expired']:
         return summary      # asked for explicitly; and an expired certificate is not asked about (RFC 9773 4.3)
     cached = _cached(store, name, summary['serial'])
+    return _apply(store, name, summary, cert, provider if _stale(cached, revoked, now) else None, cached,
+                  now, save, warn or (lambda msg: None), revoked)
+
+
+def _apply(store, name, summary, cert, provider, cached, now, save, warn, revoked):
+    """``advise`` once the kept answer is read: ``provider`` is asked (None: the kept answer is used)."""
     record = cached
-    stale = cached is None or (_parse(cached.get('next_check')) or now) <= now or (revoked and not cached.get('revoked'))
-    if provider is not None and stale:
+    if provider is not None:
         record = _ask(provider, cert, summary['serial'], cached, now)
         if record is not None:
             record['revoked'] = bool(revoked)
@@ -126,15 +136,39 @@ def advise(store, name, summary, cert, provider, renew_before_days=None, now=Non
 
 def advise_all(run, items, options, now=None, save=True, ask=True):
     """``advise`` for many stored certificates at once: ``items`` are (name,
-    summary, certificate, order); the CA is asked by ARI_WORKERS threads (each
-    with its own provider on the run's shared connection pool); ``ask=False``:
-    only the answers kept in the store are used, the CA is not asked."""
-    def one(item):
-        name, summary, cert, order = item
-        return advise(run.store, name, summary, cert, provider_for(run, options, order) if ask else None,
-                      renew_before_days=options.get('renew_before_days'), now=now, save=save,
-                      warn=lambda msg: run.warn('%s: %s' % (name, msg)), revoked=(order or {}).get('status') == 'revoked')
-    if len(items) < 2:
-        return [one(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(ARI_WORKERS, len(items))) as pool:
-        return list(pool.map(one, items))
+    summary, certificate, order). The answers kept are read here; only the
+    certificates whose answer is stale go to ARI_WORKERS threads that ask the
+    CA (each thread with its own provider on the run's shared connection
+    pool); ``ask=False``: only the answers kept in the store are used."""
+    now = _now(now)
+    renew_before_days = options.get('renew_before_days')
+    results = [None] * len(items)
+    to_ask = []
+    for index, (name, summary, cert, order) in enumerate(items):
+        if renew_before_days is not None or summary['expired']:
+            results[index] = summary
+            continue
+        revoked = (order or {}).get('status') == 'revoked'
+        cached = _cached(run.store, name, summary['serial'])
+        job = (index, name, summary, cert, order, cached, revoked)
+        if ask and _stale(cached, revoked, now):
+            to_ask.append(job)
+        else:
+            results[index] = _finish(run, job, None, now, save)
+
+    def asked(job):
+        return _finish(run, job, provider_for(run, options, job[4]), now, save)
+    if len(to_ask) < 2:
+        answers = [asked(job) for job in to_ask]
+    else:
+        with ThreadPoolExecutor(max_workers=min(ARI_WORKERS, len(to_ask))) as pool:
+            answers = list(pool.map(asked, to_ask))
+    for job, summary in zip(to_ask, answers):
+        results[job[0]] = summary
+    return results
+
+
+def _finish(run, job, provider, now, save):
+    _index, name, summary, cert, _order, cached, revoked = job
+    return _apply(run.store, name, summary, cert, provider, cached, now, save,
+                  lambda msg: run.warn('%s: %s' % (name, msg)), revoked)
