@@ -87,3 +87,36 @@ def test_a_large_answer_does_not_block_the_pipe():
     results = _processes.split_map(lambda part: ['x' * 1000] * len(part), list(range(400)), parts=2)
     assert sum(len(result) for result in results) == 400
 
+
+class _FakeRun:
+    def __init__(self):
+        self.diffs = []
+        self.closed_in = []
+
+    def close(self):
+        self.closed_in.append(os.getpid())
+
+
+def test_a_large_batch_is_split_with_its_diffs_and_concurrency_shared(monkeypatch):
+    from ansible_collections.certflow.ssl.plugins.module_utils._ops import batch
+    monkeypatch.setattr(_processes, 'usable_cpus', lambda: 2)
+    run = _FakeRun()
+    items = [{'options': {'name': 'cert-%03d' % index}, 'fallback': {}} for index in range(2 * batch.BATCH_MIN_PART)]
+    seen_workers = []
+
+    def work(run_, options):
+        run_.diffs.append({'before_header': options['name']})
+        seen_workers.append(options['name'])
+        return {'name': options['name'], 'pid': os.getpid(), 'changed': True}
+    results = batch._in_parts(run, items, work, concurrency=4)
+    assert [result['name'] for result in results] == [item['options']['name'] for item in items]
+    assert len({result['pid'] for result in results}) == 2
+    assert sorted(entry['before_header'] for entry in run.diffs) == [item['options']['name'] for item in items]
+    assert run.closed_in == [], 'the child closed its own run; this one is closed by its caller'
+
+
+def test_a_batch_with_concurrency_one_stays_in_one_process():
+    from ansible_collections.certflow.ssl.plugins.module_utils._ops import batch
+    items = [{'options': {'name': 'c%d' % index}, 'fallback': {}} for index in range(4 * batch.BATCH_MIN_PART)]
+    results = batch._in_parts(_FakeRun(), items, lambda run_, options: {'pid': os.getpid()}, concurrency=1)
+    assert {result['pid'] for result in results} == {os.getpid()}
