@@ -158,7 +158,9 @@ options:
     type: list
     elements: dict
   concurrency:
-    description: Certificates handled at the same time in batch mode.
+    description:
+      - Certificates handled at the same time in batch mode.
+      - A batch of 100 or more is split between up to one process per CPU (at most four), this number shared between them.
     type: int
     default: 4
 notes:
