@@ -85,10 +85,47 @@ def _ask(provider, cert, serial, cached, now):
             'next_check': _iso(now + datetime.timedelta(seconds=answer['retry_after']))}
 
 
-def _stale(cached, revoked, now):
-    """Whether the CA is to be asked again: no answer kept, its Retry-After
-    over, or a revocation the kept answer predates."""
-    return cached is None or (_parse(cached.get('next_check')) or now) <= now or (revoked and not cached.get('revoked'))
+class _Advice:
+    """The renewal advice of one stored certificate, under way: the kept answer
+    read and whether the CA is to be asked again (no answer kept, its
+    Retry-After over, or a revocation the kept answer predates)."""
+
+    def __init__(self, store, name, summary, cert, revoked, renew_before_days, now):
+        self.store, self.name, self.summary, self.cert, self.revoked, self.now = store, name, summary, cert, revoked, now
+        # Asked for explicitly; and an expired certificate is not asked about (RFC 9773 4.3).
+        decided = renew_before_days is not None or summary['expired']
+        self.cached = None if decided else _cached(store, name, summary['serial'])
+        cached = self.cached
+        self.stale = not decided and (cached is None or (_parse(cached.get('next_check')) or now) <= now
+                                      or (revoked and not cached.get('revoked')))
+
+    def apply(self, provider, save, warn):
+        """The summary with the advice applied; ``provider`` is asked when the
+        kept answer is stale (None: the kept answer is used, if any)."""
+        summary, record = self.summary, self.cached
+        if provider is not None and self.stale:
+            record = _ask(provider, self.cert, summary['serial'], self.cached, self.now)
+            if record is not None:
+                record['revoked'] = bool(self.revoked)
+            if record is not None and save:
+                try:
+                    self.store.save_renewal(self.name, record)
+                except (CertflowError, OSError) as exc:
+                    warn('the renewal information could not be kept in the store (%s); the CA is asked again next run'
+                         % getattr(exc, 'msg', exc))
+        if not record:
+            return summary
+        if record.get('error'):
+            warn('%s; renewing by the lifetime rule (due %s) until the CA is asked again after %s'
+                 % (record['error'], summary['renewal_time'], record.get('next_check')))
+            return summary
+        renewal_time = _parse(record.get('renewal_time'))
+        if renewal_time is None or not isinstance(record.get('window'), dict):
+            return summary
+        summary.update(renewal_window=dict(record['window']), renewal_time=_iso(renewal_time), renewal_source='ari',
+                       needs_renewal=self.now >= renewal_time, explanation_url=record.get('explanation_url'))
+        summary['renewal'] = _crypto.renewal_view(summary)
+        return summary
 
 
 def advise(store, name, summary, cert, provider, renew_before_days=None, now=None, save=True, warn=None, revoked=False):
@@ -98,77 +135,39 @@ def advise(store, name, summary, cert, provider, renew_before_days=None, now=Non
     ``needs_renewal``, ``explanation_url``. ``cert``: the certificate (PEM or
     loaded); ``provider``: the CA that issued it (None: only a kept answer is
     used); ``save``: keep a new answer; ``revoked``: the store knows it was revoked, so an answer kept from before is asked again."""
-    now = _now(now)
-    if renew_before_days is not None or summary['expired']:
-        return summary      # asked for explicitly; and an expired certificate is not asked about (RFC 9773 4.3)
-    cached = _cached(store, name, summary['serial'])
-    return _apply(store, name, summary, cert, provider if _stale(cached, revoked, now) else None, cached,
-                  now, save, warn or (lambda msg: None), revoked)
-
-
-def _apply(store, name, summary, cert, provider, cached, now, save, warn, revoked):
-    """``advise`` once the kept answer is read: ``provider`` is asked (None: the kept answer is used)."""
-    record = cached
-    if provider is not None:
-        record = _ask(provider, cert, summary['serial'], cached, now)
-        if record is not None:
-            record['revoked'] = bool(revoked)
-        if record is not None and save:
-            try:
-                store.save_renewal(name, record)
-            except (CertflowError, OSError) as exc:
-                warn('the renewal information could not be kept in the store (%s); the CA is asked again next run'
-                     % getattr(exc, 'msg', exc))
-    if not record:
-        return summary
-    if record.get('error'):
-        warn('%s; renewing by the lifetime rule (due %s) until the CA is asked again after %s'
-             % (record['error'], summary['renewal_time'], record.get('next_check')))
-        return summary
-    renewal_time = _parse(record.get('renewal_time'))
-    if renewal_time is None or not isinstance(record.get('window'), dict):
-        return summary
-    summary.update(renewal_window=dict(record['window']), renewal_time=_iso(renewal_time), renewal_source='ari',
-                   needs_renewal=now >= renewal_time, explanation_url=record.get('explanation_url'))
-    summary['renewal'] = _crypto.renewal_view(summary)
-    return summary
+    advice = _Advice(store, name, summary, cert, revoked, renew_before_days, _now(now))
+    return advice.apply(provider, save, warn or (lambda msg: None))
 
 
 def advise_all(run, items, options, now=None, save=True, ask=True):
     """``advise`` for many stored certificates at once: ``items`` are (name,
-    summary, certificate, order). The answers kept are read here; only the
-    certificates whose answer is stale go to ARI_WORKERS threads that ask the
-    CA (each thread with its own provider on the run's shared connection
-    pool); ``ask=False``: only the answers kept in the store are used."""
+    summary, certificate, order). The answers kept are read and applied here;
+    only the certificates whose answer is stale go to ARI_WORKERS threads that
+    ask the CA (each thread with its own provider on the run's shared
+    connection pool); ``ask=False``: only the answers kept in the store are used."""
     now = _now(now)
-    renew_before_days = options.get('renew_before_days')
-    results = [None] * len(items)
-    to_ask = []
-    for index, (name, summary, cert, order) in enumerate(items):
-        if renew_before_days is not None or summary['expired']:
-            results[index] = summary
-            continue
-        revoked = (order or {}).get('status') == 'revoked'
-        cached = _cached(run.store, name, summary['serial'])
-        job = (index, name, summary, cert, order, cached, revoked)
-        if ask and _stale(cached, revoked, now):
-            to_ask.append(job)
-        else:
-            results[index] = _finish(run, job, None, now, save)
+    advices = [(_Advice(run.store, name, summary, cert, (order or {}).get('status') == 'revoked',
+                        options.get('renew_before_days'), now), order) for name, summary, cert, order in items]
 
-    def asked(job):
-        return _finish(run, job, provider_for(run, options, job[4]), now, save)
+    def finish(advice, provider):
+        return advice.apply(provider, save, lambda msg: run.warn('%s: %s' % (advice.name, msg)))
+
+    results = [None] * len(advices)
+    to_ask = []
+    for index, (advice, _order) in enumerate(advices):
+        if ask and advice.stale:
+            to_ask.append(index)
+        else:
+            results[index] = finish(advice, None)
+
+    def asked(index):
+        advice, order = advices[index]
+        return finish(advice, provider_for(run, options, order))
     if len(to_ask) < 2:
-        answers = [asked(job) for job in to_ask]
+        answers = [asked(index) for index in to_ask]
     else:
         with ThreadPoolExecutor(max_workers=min(ARI_WORKERS, len(to_ask))) as pool:
             answers = list(pool.map(asked, to_ask))
-    for job, summary in zip(to_ask, answers):
-        results[job[0]] = summary
+    for index, summary in zip(to_ask, answers):
+        results[index] = summary
     return results
-
-
-def _finish(run, job, provider, now, save):
-    _index, name, summary, cert, _order, cached, revoked = job
-    return _apply(run.store, name, summary, cert, provider, cached, now, save,
-                  lambda msg: run.warn('%s: %s' % (name, msg)), revoked)
