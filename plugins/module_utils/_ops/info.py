@@ -25,23 +25,26 @@ def _revocation_lookup(run, order_provider):
     return None
 
 
-def _described_store(run, params, common, roots, unreadable, names):
-    """(name, summary, certificate, order) of the certificates ``names`` of the store.
-    One damaged entry must not hide the others from the report: it is named, with why."""
+def _described_store(run, params, common, roots, names):
+    """([(name, summary, certificate, order)], unreadable) for the certificates ``names``
+    of the store. One damaged entry must not hide the others from the report: it is
+    named in ``unreadable``, with why."""
+    described, unreadable = [], []
     for name in names:
         try:
             order = run.store.load_order(name) or {}
             lookup = None
             if params['check_revocation'] == 'crl':
                 lookup = _revocation_lookup(run, order.get('provider'))
-            described, cert = _inspect.from_store(run.store, name, order=order, missing_ok=True, roots_pem=roots,
-                                                  revocation_lookup=lookup, **common)
+            summary, cert = _inspect.from_store(run.store, name, order=order, missing_ok=True, roots_pem=roots,
+                                                revocation_lookup=lookup, **common)
         except CertflowError as exc:
             run.warn('%s left out of the report: %s' % (name, exc.msg))
             unreadable.append({'name': name, 'error': exc.msg})
             continue
-        if described is not None:      # None: an order without a certificate yet
-            yield name, described, cert, order
+        if summary is not None:      # None: an order without a certificate yet
+            described.append((name, summary, cert, order))
+    return described, unreadable
 
 
 def info(params, check_mode=False):
@@ -79,8 +82,7 @@ def info(params, check_mode=False):
             def listed(names):
                 # The CA's advice for all of them: one renewalInfo GET each, concurrently, none within Retry-After.
                 # Read first, then asked: overlapping the two only made the threads fight over the GIL.
-                unreadable = []
-                described = list(_described_store(run, params, common, roots, unreadable, names))
+                described, unreadable = _described_store(run, params, common, roots, names)
                 return {'certificates': _renewal.advise_all(run, described, params, ask=not check_mode),
                         'unreadable': unreadable}
             parts = split_map(listed, run.store.names())
