@@ -266,7 +266,6 @@ class Store:
     def __init__(self, root):
         self.root = os.path.abspath(os.path.expanduser(root))
         self._root_prefix = os.path.join(self.root, '')
-        self._ensured = set()       # folders _ensure_dir made sure of (mode set, no link on the way)
 
     # -- layout ---------------------------------------------------------
     def cert_dir(self, name):
@@ -345,16 +344,7 @@ class Store:
 
     def _ensure_dir(self, path, mode=DIR_MODE):
         """``path`` (below the root) as a real folder with ``mode``, created
-        if missing; a link in its place is refused, never followed. A folder
-        this Store made sure of before is only looked at again (lstat of each
-        part: still there, still no link), not opened and chmod-ed again."""
-        if path in self._ensured and self._check_below_root(path) and stat.S_ISDIR(os.lstat(path).st_mode):
-            return path
-        made = self._make_dir(path, mode)
-        self._ensured.add(path)
-        return made
-
-    def _make_dir(self, path, mode):
+        if missing; a link in its place is refused, never followed."""
         if os.path.exists(self.root) and not os.path.isdir(self.root):
             raise CertflowError('the certificate store %s is not a folder' % self.root)
         ensure_dir(self.root, mode)
@@ -481,10 +471,9 @@ class Store:
             return None
 
     def save_renewal(self, name, data):
+        self._ensure_cert_dir(name)
         path = os.path.join(self.cert_dir(name), RENEWAL_FILE)
-        # The folder is there (its certificate was just read from it): checked, not created again.
-        if not self._check_below_root(os.path.dirname(path)):
-            self._ensure_cert_dir(name)
+        self._check_below_root(path)
         # Atomic but not fsynced: a cache lost in a crash only means asking the CA again.
         atomic_write(path, _json_text(data), FILE_MODE, durable=False, sync_dir=False)
 
