@@ -72,6 +72,9 @@ CASES = [
     ('revoke-bad-reason', 'cert_revoke', {'name': 'x', 'confirm': True, 'reason': 'because'}, ['reason', 'because']),
     ('revoke-corrupt-pem', 'cert_revoke', {'content': 'not a certificate', 'confirm': True}, ['certificate']),
     ('info-corrupt-chain', 'cert_info', {'content': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'}, ['certificate']),
+    ('info-renewal-detail-with-revocation', 'cert_info', {'detail': 'renewal', 'check_revocation': 'crl'},
+     ['check_revocation', 'detail: full']),
+    ('info-unknown-detail', 'cert_info', {'detail': 'everything'}, ['detail', 'everything']),
 ]
 
 
