@@ -400,6 +400,16 @@ class Bench:
                 raise SystemExit('cert_info with ARI failed; output %s:\n%s' % (measured.output_path, measured.tail()))
             result[label] = {'wall': measured.wall, 'cpu': measured.cpu, 'tasks': times,
                              'gets': log_count(pebble, 'renewalInfo') - before}
+        # The floor: the same GETs and renewal.json writes by a module with none of the collection's work around them.
+        forget_renewal_info(issued['store_dir'], names)
+        work = self.fresh_dir('ari-floor')
+        before = log_count(pebble, 'renewalInfo')
+        measured, times = self._playbook('raw_ari_floor.yml', info_vars, work, COLLECTIONS_ROOT)
+        gets = log_count(pebble, 'renewalInfo') - before
+        if measured.rc or gets != count:
+            raise SystemExit('the ARI floor failed (%d renewalInfo GETs for %d certificates); output %s:\n%s' % (
+                gets, count, measured.output_path, measured.tail()))
+        result['floor'] = {'wall': measured.wall, 'cpu': measured.cpu, 'tasks': times, 'gets': gets}
         if renew_count:
             due = names[:renew_count]
             for name in due:
@@ -641,6 +651,10 @@ def render(args, table, extras, info, versions, started, finished, loads):
                        '(%d renewalInfo GETs; tasks: %s), %.2f s within Retry-After (%d GETs; tasks: %s).' % (
                            ari['n'], ari['issue_wall'], ari['cold']['wall'], ari['cold']['gets'], _tasks(ari['cold']),
                            ari['cached']['wall'], ari['cached']['gets'], _tasks(ari['cached'])))
+        floor_task, cold_task = ari['floor']['tasks'].get('Info'), ari['cold']['tasks'].get('Info')
+        details.append('ARI floor (bench/playbooks/library/raw_ari_floor.py: the same store, GETs and renewal.json writes, none of '
+                       "the collection's checks, no caching): %.2f s for the task (%d GETs); the cold cert_info task is %.2f× that." % (
+                           floor_task, ari['floor']['gets'], cold_task / floor_task))
         details.append('The same with detail: full (every chain and key checked, every field): %.2f s wall cold (%d GETs; tasks: %s), '
                        '%.2f s within Retry-After (tasks: %s).' % (
                            ari['full-cold']['wall'], ari['full-cold']['gets'], _tasks(ari['full-cold']),
@@ -721,7 +735,8 @@ def main(argv=None):
         if args.ari_n and BASELINE in args.tools:
             extras['ari'] = bench.ari(args.ari_n, min(args.ari_renew_n, args.ari_n))
             ari = extras['ari']
-            log('ARI: cold %s, cached %s, renewal %s' % (_tasks(ari['cold']), _tasks(ari['cached']), _tasks(ari.get('renew') or {})))
+            log('ARI: cold %s, cached %s, floor %s, renewal %s' % (
+                _tasks(ari['cold']), _tasks(ari['cached']), _tasks(ari['floor']), _tasks(ari.get('renew') or {})))
         loads.append('%.2f' % os.getloadavg()[0])
         text, all_met = render(args, table, extras, machine(), bench.versions, started, datetime.datetime.now(datetime.timezone.utc), loads)
     finally:
