@@ -17,13 +17,12 @@ __metaclass__ = type
 import json
 import os
 import threading
+import urllib.request
 
 try:
     import urllib3
     from urllib3 import exceptions as urllib3_errors
     from urllib3._collections import HTTPHeaderDict   # public in urllib3 2, only here in 1.26
-    from requests import certs as requests_certs
-    from requests import utils as requests_utils
 except ImportError:  # reported by the module wrapper (module_utils/_deps.py)
     pass
 
@@ -58,9 +57,10 @@ class Answer:
     def links(self):
         """The Link headers by relation, as requests' ``links``: {rel: {'url': ..., 'rel': ...}}
         (the last one of a relation sent several times)."""
+        from requests.utils import parse_header_links
         found = {}
         for value in self.header_values('Link'):
-            for link in requests_utils.parse_header_links(value):
+            for link in parse_header_links(value):
                 key = link.get('rel') or link.get('url')
                 if key:
                     found[key] = link
@@ -83,7 +83,11 @@ def tls_settings(verify):
     bundle), False (no check), or the path of a CA bundle file or folder."""
     if verify is False:
         return {'cert_reqs': 'CERT_NONE'}
-    path = requests_certs.where() if verify is True else os.path.expanduser(verify)
+    if verify is True:
+        from requests import certs
+        path = certs.where()
+    else:
+        path = os.path.expanduser(verify)
     if os.path.isdir(path):
         return {'cert_reqs': 'CERT_REQUIRED', 'ca_cert_dir': path}
     return {'cert_reqs': 'CERT_REQUIRED', 'ca_certs': path}
@@ -93,6 +97,16 @@ def is_timeout(exc):
     """Whether a urllib3 error means no answer in time (a refused connection is a
     NewConnectionError, which urllib3 files under its connect timeouts)."""
     return isinstance(exc, urllib3_errors.TimeoutError) and not isinstance(exc, urllib3_errors.NewConnectionError)
+
+
+def environ_proxy(url):
+    """The proxy the environment names for ``url`` (HTTPS_PROXY, NO_PROXY ...) by requests'
+    rules, or None. requests is imported only when the environment names a proxy at all
+    (both read urllib's getproxies): importing it costs every module start about 30 ms."""
+    if not urllib.request.getproxies():
+        return None
+    from requests import utils
+    return utils.select_proxy(url, utils.get_environ_proxies(url))
 
 
 class Pools:
@@ -114,7 +128,7 @@ class Pools:
         manager = self._route.get(origin)
         if manager is not None:
             return manager
-        proxy = requests_utils.select_proxy(url, requests_utils.get_environ_proxies(url))
+        proxy = environ_proxy(url)
         with self._lock:
             if not proxy:
                 if self._direct is None:
@@ -128,7 +142,8 @@ class Pools:
     def _proxy_manager(self, proxy):
         if not proxy.lower().startswith(('http://', 'https://')):
             raise CertflowError('proxy %s from the environment is not an http(s):// proxy; only those are supported here' % proxy)
-        username, password = requests_utils.get_auth_from_url(proxy)
+        from requests.utils import get_auth_from_url
+        username, password = get_auth_from_url(proxy)
         headers = urllib3.make_headers(proxy_basic_auth='%s:%s' % (username, password)) if username else None
         manager = self._proxied[proxy] = urllib3.ProxyManager(proxy, num_pools=4, maxsize=self._maxsize, proxy_headers=headers, **self._tls)
         return manager

@@ -24,12 +24,16 @@ from ansible.module_utils.common.warnings import warn as module_warning
 
 from ansible_collections.certflow.ssl.plugins.module_utils._common import CertflowError, Deadline, backoff
 
-try:
-    import requests
-    HAS_REQUESTS = True
-except ImportError:  # pragma: no cover - requests is a runtime dependency; the error names it
-    requests = None
-    HAS_REQUESTS = False
+
+def _requests():
+    """requests, imported when a client first talks to Alibaba Cloud rather than when a
+    module only reads the provider's options (importing it costs every module start
+    about 30 ms); None when it is missing (the client's error names it)."""
+    try:
+        import requests
+    except ImportError:  # pragma: no cover - requests is a runtime dependency
+        return None
+    return requests
 
 
 ALGORITHM = 'ACS3-HMAC-SHA256'
@@ -353,8 +357,11 @@ class AliyunClient:
     def __init__(self, product, version, endpoint, credentials, validate_certs=True, ca_bundle=None, deadline=None,
                  request_timeout=DEFAULT_REQUEST_TIMEOUT, max_attempts=DEFAULT_MAX_ATTEMPTS, retry_initial=0.2, retry_maximum=5.0,
                  session=None, sleep=time.sleep, log=None, default_endpoint=None, clock=None, warn=None, option=None):
-        if session is None and not HAS_REQUESTS:
-            raise CertflowError('the Python library "requests" is required to talk to Alibaba Cloud')
+        if session is None:
+            requests = _requests()
+            if requests is None:
+                raise CertflowError('the Python library "requests" is required to talk to Alibaba Cloud')
+            session = requests.Session()
         self.product = product
         self.version = version
         self.endpoint = endpoint if isinstance(endpoint, Endpoint) else parse_endpoint(endpoint, default_endpoint or '%s.aliyuncs.com' % product)
@@ -370,7 +377,7 @@ class AliyunClient:
         self.max_attempts = max(1, int(max_attempts))
         self.retry_initial = retry_initial
         self.retry_maximum = retry_maximum
-        self.session = session if session is not None else requests.Session()
+        self.session = session
         self._sleep = sleep
         self._log = log or (lambda msg: None)
         # Where x-acs-date comes from (a callable returning an aware datetime); tests move it.
@@ -492,7 +499,8 @@ class AliyunClient:
 
     @staticmethod
     def _transport_retryable(exc, idempotent):
-        if not HAS_REQUESTS:
+        requests = _requests()
+        if requests is None:
             return idempotent
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             return True

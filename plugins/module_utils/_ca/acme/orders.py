@@ -10,7 +10,6 @@ import re
 import time
 
 try:
-    import requests
     from cryptography.x509.oid import NameOID
 except ImportError:  # reported by the module wrapper (module_utils/_deps.py)
     pass
@@ -45,9 +44,10 @@ def alternate_links(response):
 
 
 def _links(response, rel):
+    from requests.utils import parse_header_links   # only when a Link header is read, not at every module start
     urls = []
     for value in response.header_values('Link'):
-        for link in requests.utils.parse_header_links(value):
+        for link in parse_header_links(value):
             rels = (link.get('rel') or '').split()
             if rel in rels and link.get('url'):
                 urls.append(link['url'])
