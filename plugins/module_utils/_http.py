@@ -53,17 +53,27 @@ class Answer:
         """Every value of a header that may be sent several times (Link)."""
         return list(self.headers.getlist(name))
 
+    def _parsed_links(self):
+        """Every link of the Link headers, parsed by requests' rules (imported only here:
+        most runs read no Link header, and importing requests costs a module start ~30 ms)."""
+        from requests.utils import parse_header_links
+        for value in self.header_values('Link'):
+            yield from parse_header_links(value)
+
+    def link_urls(self, rel):
+        """The URLs of every link whose relations include ``rel``, in the order sent."""
+        return [link['url'] for link in self._parsed_links()
+                if rel in (link.get('rel') or '').split() and link.get('url')]
+
     @property
     def links(self):
         """The Link headers by relation, as requests' ``links``: {rel: {'url': ..., 'rel': ...}}
         (the last one of a relation sent several times)."""
-        from requests.utils import parse_header_links
         found = {}
-        for value in self.header_values('Link'):
-            for link in parse_header_links(value):
-                key = link.get('rel') or link.get('url')
-                if key:
-                    found[key] = link
+        for link in self._parsed_links():
+            key = link.get('rel') or link.get('url')
+            if key:
+                found[key] = link
         return found
 
 

@@ -55,31 +55,30 @@ def test_a_childs_warnings_are_warned_here(monkeypatch):
     assert len(forwarded) == 1 and 'warned about second' in forwarded[0], 'the child warned it, this process warns it again'
 
 
-def test_a_childs_error_is_raised_here_after_every_child_ended():
+def _raise_certflow_error():
+    raise CertflowError('bad entry in the second part')
+
+
+def _die():
+    os._exit(3)
+
+
+def _raise_key_error():
+    raise KeyError('odd')
+
+
+@pytest.mark.parametrize('fail, message', [
+    (_raise_certflow_error, 'bad entry in the second part'),    # a CertflowError keeps its message
+    (_die, 'ended without an answer'),                          # a child that dies is an error, not a missing part
+    (_raise_key_error, 'worker process failed'),                # an unexpected exception is reported
+], ids=['certflow-error', 'child-dies', 'unexpected-exception'])
+def test_a_failure_in_a_child_is_raised_here(fail, message):
     def work(part):
-        if 'bad' in part:
-            raise CertflowError('bad entry in the second part')
+        if 'second' in part:
+            fail()
         return part
-    with pytest.raises(CertflowError, match='bad entry in the second part'):
-        _processes.split_map(work, ['good', 'bad'], parts=2)
-
-
-def test_a_child_that_dies_is_an_error_not_a_missing_part():
-    def work(part):
-        if 'dies' in part:
-            os._exit(3)
-        return part
-    with pytest.raises(CertflowError, match='ended without an answer'):
-        _processes.split_map(work, ['lives', 'dies'], parts=2)
-
-
-def test_an_unexpected_exception_in_a_child_is_reported():
-    def work(part):
-        if 'odd' in part:
-            raise KeyError('odd')
-        return part
-    with pytest.raises(CertflowError, match='worker process failed'):
-        _processes.split_map(work, ['fine', 'odd'], parts=2)
+    with pytest.raises(CertflowError, match=message):
+        _processes.split_map(work, ['first', 'second'], parts=2)
 
 
 def test_a_large_answer_does_not_block_the_pipe():

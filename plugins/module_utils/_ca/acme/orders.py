@@ -40,18 +40,7 @@ NOT_LISTED = object()         # find_listed_order: the CA keeps no list of the a
 
 def alternate_links(response):
     """URLs of every ``Link: <...>;rel="alternate"`` header (several may be sent)."""
-    return _links(response, 'alternate')
-
-
-def _links(response, rel):
-    from requests.utils import parse_header_links   # only when a Link header is read, not at every module start
-    urls = []
-    for value in response.header_values('Link'):
-        for link in parse_header_links(value):
-            rels = (link.get('rel') or '').split()
-            if rel in rels and link.get('url'):
-                urls.append(link['url'])
-    return urls
+    return response.link_urls('alternate')
 
 
 def _issuer_cn(cert):
@@ -223,7 +212,7 @@ class AcmeOrders:
             page, response = self._get_resource(page_url)
             urls.extend(u for u in page.get('orders') or [] if is_url(u))
             pages += 1
-            page_url = next(iter(_links(response, 'next')), None)
+            page_url = next(iter(response.link_urls('next')), None)
         best = None
         for order_url in urls[-ORDERS_LOOKED_AT:]:
             data, _response = self._get_resource(order_url)
